@@ -1,0 +1,51 @@
+# Two commands do all the set-up:  `make lab`  and  `make test`.
+# Both (re)create .venv from requirements.txt when it is missing or out of date.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+# Extra package index for PyTorch, e.g. https://download.pytorch.org/whl/cpu
+# (CPU-only build) or https://download.pytorch.org/whl/cu126 (CUDA 12.6).
+TORCH_INDEX ?=
+# Two notebooks at a time under nbval (pytest-xdist), never one split in two.
+WORKERS     ?= 2
+NOTEBOOKS   ?= notebooks
+LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help venv lab test lint unit notebooks clean
+
+help:
+	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
+	@echo "make test   - set up .venv if needed, then lint, unit tests and every notebook (quick mode)"
+	@echo "make clean  - remove .venv, build/ and results/"
+
+$(STAMP): requirements.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -r requirements.txt -c constraints.txt \
+	    $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOKS) $(LAB_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Unit tests and nbval in one pytest run, so CI gets one summary line.
+test: $(STAMP) lint
+	TP_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+notebooks: $(STAMP)
+	TP_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	    --nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+clean:
+	rm -rf $(VENV) build results

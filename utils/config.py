@@ -1,0 +1,96 @@
+"""Configuration in one place: quick/full mode, dataset choice, seeds, paths.
+
+Importing this module sets the environment variables that silence
+TensorFlow's C++ logging and CodeCarbon's logger. They only take effect if
+they are set *before* TensorFlow or CodeCarbon is imported, which is why every
+notebook imports ``utils.config`` in its first code cell.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+# --- silence noisy libraries (must happen before they are imported) ---------
+_QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++: errors only
+    "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner, bit-reproducible sums
+    "CODECARBON_LOG_LEVEL": "error",  # CodeCarbon: no background chatter
+}
+for _key, _value in _QUIET_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+# --- paths --------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+RESULTS_DIR = Path(os.environ.get("TP_RESULTS_DIR", ROOT / "results"))
+CACHE_DIR = Path(os.environ.get("TP_CACHE_DIR", Path.home() / ".cache" / "tp-deep-learning"))
+
+
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={value!r}: expected 1 or 0 (or true/false).")
+
+
+#: Quick mode (``TP_QUICK=1``): fewer epochs and smaller sweeps, for CI.
+QUICK = _flag("TP_QUICK")
+MODE = "quick" if QUICK else "full"
+
+#: Which dataset the training notebooks use: ``mnist`` (default) or ``fashion``.
+DATASET = os.environ.get("TP_DATASET", "mnist").strip().lower() or "mnist"
+if DATASET not in ("mnist", "fashion"):
+    raise ValueError(f"TP_DATASET={DATASET!r}: expected 'mnist' or 'fashion'.")
+
+
+def pick(quick, full):
+    """Return ``quick`` in quick mode and ``full`` otherwise."""
+    return quick if QUICK else full
+
+
+def results_dir(*parts: str) -> Path:
+    """The (git-ignored) results folder, or a sub-folder of it, created on demand."""
+    path = RESULTS_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and, if they are already imported, TensorFlow and PyTorch.
+
+    Returns the seed so that a cell can print it. TensorFlow is also switched to
+    deterministic kernels, so the same seed gives the same weights twice.
+    """
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "tensorflow" in sys.modules:
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        try:
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # pragma: no cover - very old TensorFlow
+            pass
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+    return seed
+
+
+def describe(source: str) -> str:
+    """One line for the top of a notebook: data source and mode."""
+    what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[DATASET]
+    how = "quick mode (TP_QUICK=1): small runs for CI" if QUICK else "full mode: the real study"
+    return f"Data: {what} from {source!r}. Mode: {how}."

@@ -1,0 +1,116 @@
+"""Wall time, energy and CO2 of a block of code.
+
+    from utils.measure import measure
+    with measure("training") as cost:
+        train(...)
+    print(cost)          # 3.2 s, 1.1e-05 kWh, 0.0006 g CO2eq (France, ...)
+
+Energy and emissions come from CodeCarbon's *offline* tracker (no network, the
+country's carbon intensity from CodeCarbon's own tables). One fresh tracker per
+block, writing no file. If CodeCarbon is missing or fails, the time is still
+measured and ``cost.method`` says in one line why energy is unavailable; a
+notebook never breaks because of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from utils import config  # noqa: F401  (sets CODECARBON_LOG_LEVEL before the import below)
+
+DEFAULT_COUNTRY = os.environ.get("TP_COUNTRY", "FRA")
+
+
+@dataclass
+class Measurement:
+    label: str = ""
+    seconds: float = math.nan
+    kwh: float = math.nan  # energy used by CPU + RAM (+ GPU), kWh
+    g_co2: float = math.nan  # emissions, grams of CO2-equivalent
+    country: str = DEFAULT_COUNTRY
+    method: str = ""  # how CodeCarbon got the energy, or why it could not
+
+    @property
+    def has_energy(self) -> bool:
+        return not math.isnan(self.kwh)
+
+    def __str__(self) -> str:
+        head = f"{self.label + ': ' if self.label else ''}{self.seconds:.2f} s"
+        if not self.has_energy:
+            return f"{head}; energy unavailable ({self.method})"
+        return f"{head}, {self.kwh:.3g} kWh, {self.g_co2:.3g} g CO2eq ({self.country}; {self.method})"
+
+    def as_row(self) -> dict:
+        return {"seconds": self.seconds, "kWh": self.kwh, "g CO2eq": self.g_co2}
+
+
+def _describe_method(tracker) -> str:
+    """Say whether CodeCarbon measured power (RAPL, NVML) or estimated it."""
+    parts = []
+    for device in getattr(tracker, "_hardware", []):
+        kind = type(device).__name__
+        mode = getattr(device, "_mode", None)
+        if kind == "CPU":
+            parts.append({
+                "intel_rapl": "CPU measured with RAPL",
+                "intel_power_gadget": "CPU measured with Intel Power Gadget",
+                "apple_powermetrics": "CPU measured with powermetrics",
+                "cpu_load": "CPU estimated from load x TDP",
+                "constant": "CPU estimated as a constant share of TDP",
+            }.get(mode, f"CPU via {mode}"))
+        elif kind == "GPU":
+            parts.append("GPU measured with NVML")
+        elif kind == "RAM":
+            parts.append("RAM estimated from its size")
+    return ", ".join(parts) or "method not reported"
+
+
+def _start_tracker(country: str):
+    """A started tracker, or ``(None, reason)`` when energy cannot be measured."""
+    try:
+        from codecarbon import OfflineEmissionsTracker
+    except Exception as err:  # ImportError, or a broken install
+        return None, f"codecarbon could not be imported ({type(err).__name__}); pip install codecarbon"
+    try:
+        options = dict(country_iso_code=country, log_level="error", measure_power_secs=1,
+                       allow_multiple_runs=True)
+        try:
+            tracker = OfflineEmissionsTracker(output_methods=[], **options)  # no emissions.csv
+        except TypeError:  # CodeCarbon < 3 has no output_methods
+            tracker = OfflineEmissionsTracker(save_to_file=False, **options)
+        tracker.start()
+        return tracker, ""
+    except Exception as err:
+        return None, f"CodeCarbon failed to start ({type(err).__name__}: {err})"
+
+
+@contextmanager
+def measure(label: str = "", country: str = DEFAULT_COUNTRY, energy: bool = True):
+    """Measure the ``with`` block: wall time always, energy and CO2 when possible."""
+    result = Measurement(label=label, country=country)
+    tracker, why = _start_tracker(country) if energy else (None, "energy not requested")
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - start
+        if tracker is not None:
+            try:
+                kg = tracker.stop()
+                data = tracker.final_emissions_data
+                if kg is None or data is None:
+                    raise RuntimeError("the tracker returned no data")
+                result.kwh = float(data.energy_consumed)
+                result.g_co2 = float(kg) * 1000.0
+                result.country = getattr(data, "country_name", None) or country
+                result.method = _describe_method(tracker)
+            except Exception as err:
+                why = f"CodeCarbon failed to stop ({type(err).__name__}: {err})"
+        if not result.has_energy:
+            result.method = why
+            if energy:
+                print(f"Energy unavailable: {why}. Time is still measured.")
