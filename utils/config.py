@@ -94,3 +94,19 @@ def describe(source: str) -> str:
     what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[DATASET]
     how = "quick mode (TP_QUICK=1): small runs for CI" if QUICK else "full mode: the real study"
     return f"Data: {what} from {source!r}. Mode: {how}."
+
+
+#: Test accuracy a trained network must reach, by data set and situation. The
+#: sample (4,000 training digits) and quick mode cannot reach full-MNIST figures.
+ACCURACY_FLOORS = {
+    ("mnist", "small"): 0.88,  # embedded sample, or quick mode
+    ("mnist", "full"): 0.975,  # 60,000 training digits
+    ("fashion", "small"): 0.70,
+    ("fashion", "full"): 0.885,
+}
+
+
+def accuracy_floor(ds) -> float:
+    """The floor for data set ``ds`` (a ``utils.data.Dataset``) in the current mode."""
+    size = "small" if (QUICK or ds.source == "sample" or len(ds.x_train) < 60000) else "full"
+    return ACCURACY_FLOORS[(ds.name, size)]
