@@ -13,11 +13,13 @@ WORKERS     ?= 2
 NOTEBOOKS   ?= notebooks
 LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help venv lab test lint unit notebooks clean
+.PHONY: help venv lab test lint unit notebooks bench bench-accuracy clean
 
 help:
 	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv if needed, then lint, unit tests and every notebook (quick mode)"
+	@echo "make bench  - epoch time of NumPy, PyTorch and Keras (results/bench/)"
+	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
 	@echo "make clean  - remove .venv, build/ and results/"
 
 $(STAMP): requirements.txt constraints.txt
@@ -36,16 +38,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Unit tests and nbval in one pytest run, so CI gets one summary line.
+# One thread per process: two notebooks share two cores, and OpenMP threads that
+# spin-wait for a busy core slow PyTorch down by an order of magnitude.
 test: $(STAMP) lint
-	TP_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 notebooks: $(STAMP)
-	TP_QUICK=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env $(NOTEBOOKS)
+
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
+
+bench-accuracy: $(STAMP)
+	$(BIN)/python tools/bench.py --accuracy
 
 clean:
 	rm -rf $(VENV) build results

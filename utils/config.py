@@ -60,11 +60,13 @@ def results_dir(*parts: str) -> Path:
     return path
 
 
-def seed_everything(seed: int = 0) -> int:
+def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
     """Seed Python, NumPy and, if they are already imported, TensorFlow and PyTorch.
 
-    Returns the seed so that a cell can print it. TensorFlow is also switched to
-    deterministic kernels, so the same seed gives the same weights twice.
+    Returns the seed so that a cell can print it. On a CPU this is enough for
+    the same seed to give the same numbers twice. ``deterministic=True`` also
+    asks TensorFlow and PyTorch for deterministic kernels, which matters on a
+    GPU; it costs speed, and Keras then gives up XLA compilation (jit_compile).
     """
     import numpy as np
 
@@ -76,16 +78,14 @@ def seed_everything(seed: int = 0) -> int:
         import tensorflow as tf
 
         keras.utils.set_random_seed(seed)
-        try:
+        if deterministic:
             tf.config.experimental.enable_op_determinism()
-        except Exception:  # pragma: no cover - very old TensorFlow
-            pass
     if "torch" in sys.modules:
         import torch
 
-        torch.manual_seed(seed)
-        if torch.cuda.is_available():
-            torch.cuda.manual_seed_all(seed)
+        torch.manual_seed(seed)  # all devices
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
 
 

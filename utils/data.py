@@ -330,18 +330,25 @@ def train_val_split(x, y, val_fraction: float = 0.1, seed: int = 0):
     return x[train_idx], y[train_idx], x[val_idx], y[val_idx]
 
 
+def batch_indices(n: int, batch_size: int, seed: int | None = 0, shuffle: bool = True):
+    """Index arrays of the batches of one epoch over ``n`` samples.
+
+    With ``shuffle`` the order is a permutation drawn from ``seed``: the same
+    seed gives the same batches, whichever framework consumes them.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+
+
 def iterate_minibatches(x, y, batch_size: int, seed: int | None = 0, shuffle: bool = True):
     """Yield ``(x_batch, y_batch)`` covering the data once (one epoch).
 
-    With ``shuffle`` the order is a permutation drawn from ``seed``, so the same
-    seed gives the same batches. The last batch may be smaller.
+    The batches are those of :func:`batch_indices`; the last one may be smaller.
     """
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} rows but y has {len(y)}; they must match.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-    order = np.random.default_rng(seed).permutation(len(x)) if shuffle else np.arange(len(x))
-    for start in range(0, len(x), batch_size):
-        idx = order[start:start + batch_size]
+    for idx in batch_indices(len(x), batch_size, seed, shuffle):
         yield x[idx], y[idx]

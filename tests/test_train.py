@@ -1,0 +1,101 @@
+"""utils.train: the PyTorch loop of the studies, and the Keras/PyTorch twins of
+the reference network that notebook 07 and tools/bench.py compare."""
+
+import numpy as np
+import pytest
+
+from utils import config, train  # noqa: F401  (config first: it quiets TensorFlow)
+from utils import reference as ref
+from utils.data import Dataset, load_sample
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def small():
+    ds = load_sample()
+    return Dataset(ds.x_train[:1000], ds.y_train[:1000], ds.x_test[:300], ds.y_test[:300], "sample")
+
+
+def test_mlp_shapes_activations_and_parameter_count():
+    model = train.mlp([784, 64, 32, 10], activation="tanh", dropout=0.2)
+    assert train.count_params(model) == 52650  # seed 003's reference network
+    assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 2
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model) == 2
+    with pytest.raises(ValueError, match="activation must be one of"):
+        train.mlp([784, 10, 10], activation="relu6")
+
+
+def test_fit_learns_and_records_a_full_history(small):
+    torch.manual_seed(0)
+    h = train.fit(train.mlp([784, 64, 10]), small, epochs=3, lr=0.1, batch_size=32)
+    assert h["epoch"] == [1, 2, 3] and not h["diverged"]
+    assert h["test_acc"][-1] > 0.7 and h["train_loss"][-1] < h["train_loss"][0]  # chance is 0.1
+    assert all(b > a for a, b in zip(h["seconds"], h["seconds"][1:]))
+
+
+def test_fit_is_seeded(small):
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        runs.append(train.fit(train.mlp([784, 32, 10]), small, epochs=2, lr=0.1)["test_loss"])
+    assert runs[0] == runs[1]
+
+
+def test_a_diverging_rate_is_flagged_not_raised(small, recwarn):
+    torch.manual_seed(0)
+    h = train.fit(train.mlp([784, 64, 10]), small, epochs=5, lr=50.0, batch_size=32)
+    assert h["diverged"] and len(h["epoch"]) < 5
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_early_stopping_restores_the_best_validation_epoch(small):
+    torch.manual_seed(0)
+    model = train.mlp([784, 128, 10])
+    val = (small.x_test, small.y_test)
+    h = train.fit(model, small, epochs=40, lr=0.5, batch_size=16, val=val, patience=2)
+    best = h["best_epoch"]
+    assert best == int(np.argmax(h["val_acc"])) + 1
+    assert len(h["epoch"]) <= best + 2
+    assert train.evaluate(model, *val)[1] == pytest.approx(h["val_acc"][best - 1])
+
+
+def test_early_stopping_needs_a_validation_set(small):
+    with pytest.raises(ValueError, match="validation set"):
+        train.fit(train.mlp([784, 8, 10]), small, epochs=1, lr=0.1, patience=2)
+
+
+def test_time_budget_stops_training(small):
+    h = train.fit(train.mlp([784, 32, 10]), small, epochs=1000, lr=0.01, batch_size=1, time_budget=0.3)
+    assert h["seconds"][-1] < 2.0 and len(h["epoch"]) < 1000
+
+
+def test_full_batch_and_weight_decay(small):
+    torch.manual_seed(0)
+    plain = train.mlp([784, 16, 10])
+    decayed = train.mlp([784, 16, 10])
+    decayed.load_state_dict(plain.state_dict())
+    train.fit(plain, small, epochs=3, lr=0.5, batch_size=None)
+    train.fit(decayed, small, epochs=3, lr=0.5, batch_size=None, weight_decay=0.5)
+    norm = lambda m: sum(float((p ** 2).sum()) for n, p in m.named_parameters() if "weight" in n)  # noqa: E731
+    assert norm(decayed) < norm(plain)
+
+
+def test_torch_twin_computes_the_reference_forward_pass(small):
+    params = ref.init_params([784, 32, 16, 10], seed=2)
+    model = train.torch_from_reference(params)
+    logits = model(torch.from_numpy(small.x_test)).detach().numpy()
+    probs = ref.forward(params, small.x_test)[1][-1]
+    assert np.allclose(ref.softmax(logits), probs, atol=1e-6)
+
+
+def test_all_three_tools_train_identically_from_the_same_start(small):
+    pytest.importorskip("tensorflow")
+    params = ref.init_params([784, 32, 10], seed=0)
+    h_np = ref.train({k: v.copy() for k, v in params.items()}, small, 2, 0.1, 50, progress=False)
+    h_torch = train.fit(train.torch_from_reference(params), small, 2, 0.1, 50)
+    h_keras = train.fit_keras(train.keras_from_reference(params), small, 2, 0.1, 50)
+    for h in (h_torch, h_keras):
+        assert h["epoch"] == [1, 2]
+        assert np.allclose(h["test_loss"], h_np["test_loss"], atol=1e-4)
+        assert np.allclose(h["test_acc"], h_np["test_acc"], atol=0.005)
