@@ -99,3 +99,17 @@ def test_all_three_tools_train_identically_from_the_same_start(small):
         assert h["epoch"] == [1, 2]
         assert np.allclose(h["test_loss"], h_np["test_loss"], atol=1e-4)
         assert np.allclose(h["test_acc"], h_np["test_acc"], atol=0.005)
+
+
+def test_seeding_before_the_first_model_gives_the_same_weights(tmp_path):
+    """Regression: utils.train imported torch lazily, so a seed set before the first
+    mlp() did not reach PyTorch and the first run of a notebook was unseeded."""
+    import subprocess
+    import sys
+
+    code = ("from utils import config, train\n"
+            "config.seed_everything(0); a = train.mlp([784, 8, 10])[0].weight\n"
+            "config.seed_everything(0); b = train.mlp([784, 8, 10])[0].weight\n"
+            "print(bool((a == b).all()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT)
+    assert out.stdout.strip() == "True", out.stderr[-1000:]

@@ -20,6 +20,9 @@ import math
 import time
 
 import numpy as np
+import torch  # at import time, so that config.seed_everything() seeds it before any mlp() is built
+import torch.nn.functional as F
+from torch import nn
 
 from utils.data import batch_indices
 
@@ -41,8 +44,6 @@ def _new_history(with_val: bool) -> dict:
 
 
 def _torch_activations():
-    from torch import nn
-
     return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
             "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": nn.ELU, "swish": nn.SiLU}
 
@@ -53,8 +54,6 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish")
 def mlp(sizes, activation: str = "relu", dropout: float = 0.0):
     """``nn.Sequential`` for layer sizes like ``[784, 128, 10]``; the output is
     the logits ``z^H`` (the softmax is inside the loss, ``nn.CrossEntropyLoss``)."""
-    from torch import nn
-
     acts = _torch_activations()
     if activation not in acts:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
@@ -75,7 +74,6 @@ def count_params(model) -> int:
 def torch_from_reference(params: dict):
     """A PyTorch MLP holding the reference network's weights (``nn.Linear``
     stores ``W^T``: out x in)."""
-    import torch
 
     n_layers = len(params) // 2
     sizes = [params["W0"].shape[0]] + [params[f"W{L}"].shape[1] for L in range(n_layers)]
@@ -89,8 +87,6 @@ def torch_from_reference(params: dict):
 
 
 def _evaluate_torch(model, X, y, chunk: int = 10000):
-    import torch
-    import torch.nn.functional as F
 
     model.eval()
     loss = correct = 0.0
@@ -119,8 +115,6 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
     - A run whose loss becomes NaN/inf or exceeds :data:`DIVERGED_LOSS` is
       stopped and marked ``diverged`` instead of crashing.
     """
-    import torch
-    import torch.nn.functional as F
 
     if patience is not None and val is None:
         raise ValueError("early stopping (patience) needs a validation set: pass val=(x_val, y_val).")
@@ -193,7 +187,6 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
 
 def evaluate(model, x, y) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of a PyTorch model on numpy data."""
-    import torch
 
     device = next(model.parameters()).device
     return _evaluate_torch(model, torch.as_tensor(x, device=device), torch.as_tensor(y, device=device))
@@ -204,14 +197,18 @@ def evaluate(model, x, y) -> tuple[float, float]:
 
 def keras_from_reference(params: dict):
     """A Keras MLP holding the reference network's weights. A Dense kernel has
-    the lecture's shape, M x N (inputs x outputs), like ``W^L``."""
+    the lecture's shape, M x N (inputs x outputs), like ``W^L``.
+
+    Like the PyTorch twin, it outputs the logits ``z^H`` and the loss applies the
+    softmax (``from_logits=True``), so no probability is clipped to 1e-7 as
+    Keras's cross-entropy on probabilities does."""
     import keras
 
     n_layers = len(params) // 2
     layers = [keras.Input((params["W0"].shape[0],))]
     for L in range(n_layers):
         layers.append(keras.layers.Dense(params[f"W{L}"].shape[1],
-                                         activation="softmax" if L == n_layers - 1 else "relu"))
+                                         activation=None if L == n_layers - 1 else "relu"))
     model = keras.Sequential(layers)
     for L, dense in enumerate(model.layers):
         dense.set_weights([params[f"W{L}"], params[f"b{L}"]])
@@ -234,7 +231,8 @@ def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int
     n = len(ds.x_train)
     steps = math.ceil(n / batch_size)
     # steps_per_execution must divide the epoch, or the recorded epochs drift.
-    model.compile(optimizer=keras.optimizers.SGD(lr), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=keras.optimizers.SGD(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=jit_compile, steps_per_execution=steps)
     X, Y = tf.constant(ds.x_train), tf.constant(ds.y_train)
     order = np.stack([np.concatenate(batch_indices(n, batch_size, seed=seed + e))
