@@ -13,13 +13,16 @@ WORKERS     ?= 2
 NOTEBOOKS   ?= notebooks
 LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help venv lab test lint unit notebooks bench bench-accuracy clean
+.PHONY: help venv lab test lint unit notebooks bench bench-accuracy student html badges clean
 
 help:
 	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv if needed, then lint, unit tests and every notebook (quick mode)"
 	@echo "make bench  - epoch time of NumPy, PyTorch and Keras (results/bench/)"
 	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
+	@echo "make student - the student edition, solutions blanked (build/student/)"
+	@echo "make html   - execute every notebook into the course book (build/html/; TP_QUICK=1 honoured)"
+	@echo "make badges - rewrite the Colab badges from [tool.course] in pyproject.toml"
 	@echo "make clean  - remove .venv, build/ and results/"
 
 $(STAMP): requirements.txt constraints.txt
@@ -56,6 +59,15 @@ bench: $(STAMP)
 
 bench-accuracy: $(STAMP)
 	$(BIN)/python tools/bench.py --accuracy
+
+student: $(STAMP)
+	$(BIN)/python tools/student.py
+
+html: $(STAMP)
+	$(BIN)/python tools/book.py
+
+badges: $(STAMP)
+	$(BIN)/python tools/colab.py
 
 clean:
 	rm -rf $(VENV) build results

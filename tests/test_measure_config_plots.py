@@ -180,3 +180,11 @@ def test_plots_have_titles_and_labels():
 def test_confusion_matrix_counts():
     cm = plots.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_carbon_intensity_orders_france_germany_poland():
+    pytest.importorskip("codecarbon")
+    (fr_name, fr), (_, de), (_, pl) = (measure.carbon_intensity(c) for c in ("FRA", "DEU", "POL"))
+    assert fr_name == "France" and 0 < fr < de < pl
+    with pytest.raises(ValueError, match="alpha-3"):
+        measure.carbon_intensity("France")

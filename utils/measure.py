@@ -114,3 +114,14 @@ def measure(label: str = "", country: str = DEFAULT_COUNTRY, energy: bool = True
             result.method = why
             if energy:
                 print(f"Energy unavailable: {why}. Time is still measured.")
+
+
+def carbon_intensity(country: str) -> tuple[str, float]:
+    """(country name, grams of CO2eq per kWh) from CodeCarbon's own table of
+    national electricity mixes, for an ISO 3166 alpha-3 code such as ``"POL"``."""
+    from codecarbon.input import DataSource
+
+    table = DataSource().get_global_energy_mix_data()
+    if country not in table:
+        raise ValueError(f"unknown country code {country!r}: use an ISO alpha-3 code such as 'FRA' or 'DEU'.")
+    return table[country]["country_name"], float(table[country]["carbon_intensity"])

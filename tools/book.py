@@ -1,0 +1,102 @@
+"""Execute every notebook and write the course book: one HTML page per notebook,
+figures included, and an index with each notebook's run time.
+
+    python tools/book.py                  # full mode, all notebooks -> build/html/   (make html)
+    TP_QUICK=1 python tools/book.py       # quick mode
+    python tools/book.py --only 01        # notebooks whose name starts with 01
+
+Notebooks run in ``notebooks/`` (as in Jupyter), each on a fresh kernel. A
+notebook that fails still gets a page showing the error; the index marks it and
+the command exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def title_of(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return "untitled"
+
+
+def execute(path: Path, timeout: int = 2000):
+    """Run a notebook on a fresh kernel in its folder; return (notebook, seconds, error or None)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1][:300]
+    return nb, time.perf_counter() - start, error
+
+
+def to_html(nb) -> str:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
+
+
+def build(only: str = "", dest: Path = ROOT / "build" / "html") -> list[dict]:
+    from utils import config
+
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for path in sorted((ROOT / "notebooks").glob(f"{only}*.ipynb")):
+        print(f"executing {path.name} ({config.MODE} mode) ...", flush=True)
+        nb, seconds, error = execute(path)
+        page = path.with_suffix(".html").name
+        (dest / page).write_text(to_html(nb), encoding="utf-8")
+        entries.append({"name": path.name, "title": title_of(nb), "page": page, "seconds": seconds,
+                        "error": error})
+        print(f"  {seconds:.0f} s" + (f", FAILED: {error}" if error else ""))
+    rows = "\n".join(
+        f"<tr><td><a href='{e['page']}'>{html.escape(e['title'])}</a></td><td>{e['seconds']:.0f} s</td>"
+        f"<td>{'failed: ' + html.escape(e['error']) if e['error'] else 'ok'}</td></tr>" for e in entries)
+    (dest / "index.html").write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Deep learning, hands on: the course book</title>
+<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}td,th{{padding:.3em 1em}}</style></head>
+<body><h1>Deep learning, hands on</h1>
+<p>Every notebook executed top to bottom ({html.escape(config.MODE)} mode, data set {config.DATASET}).</p>
+<table><tr><th>notebook</th><th>run time</th><th>status</th></tr>
+{rows}
+</table></body></html>
+""", encoding="utf-8")
+    return entries
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Execute the notebooks and write build/html/.")
+    parser.add_argument("--only", default="", help="only notebooks whose name starts with this")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "html")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    entries = build(args.only, args.out)
+    if not entries:
+        print(f"no notebook matches {args.only!r}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(entries)} page(s) and index.html to {args.out}")
+    return 1 if any(e["error"] for e in entries) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
