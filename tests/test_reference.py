@@ -114,3 +114,34 @@ def test_rel_error():
     assert checks.rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert checks.rel_error(np.zeros(3), np.zeros(3)) == 0.0
     assert 0.3 < checks.rel_error([1.0], [2.0]) < 0.34
+
+
+def test_framework_checks_pass_on_right_models_and_fail_on_wrong_ones(capsys):
+    keras = pytest.importorskip("keras")
+    torch = pytest.importorskip("torch")
+
+    def right(n):
+        return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(n, activation="relu"),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    def sigmoid_hidden(n):
+        return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(n, activation="sigmoid"),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    checks.check_keras_one_hidden_layer(right)
+    with pytest.raises(AssertionError, match="relative error"):
+        checks.check_keras_one_hidden_layer(sigmoid_hidden)
+
+    class Net(torch.nn.Module):
+        def __init__(self, d_in, h, d_out, relu=True):
+            super().__init__()
+            self.linear1, self.linear2, self.relu = torch.nn.Linear(d_in, h), torch.nn.Linear(h, d_out), relu
+
+        def forward(self, x):
+            h = self.linear1(x)
+            return self.linear2(h.clamp(min=0) if self.relu else h)
+
+    checks.check_two_layer_net(Net)
+    with pytest.raises(AssertionError, match="clamp"):
+        checks.check_two_layer_net(lambda *a: Net(*a, relu=False))
+    assert capsys.readouterr().out.count("PASSED") == 2

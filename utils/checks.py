@@ -143,3 +143,45 @@ def check_backward(backward):
     for name, g in zip(("dW0", "db0", "dW1", "db1"), got):
         _compare(f"backward ({name})", g, expected[name[1:]], hints[name])
     _passed("backward", 4)
+
+
+def check_keras_one_hidden_layer(build):
+    """``build(n_hidden)`` must return a Keras model computing the reference network."""
+    import keras
+
+    p, X, _ = _small_problem(n_in=784, n_hidden=7)
+    model = build(7)
+    if not isinstance(model, keras.Model):
+        _fail("one_hidden_layer", f"returned {type(model).__name__}, not a Keras model.",
+              "return keras.Sequential([keras.Input(shape=(784,)), Dense(...), Dense(...)]).")
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if [d.units for d in dense] != [7, 10]:
+        _fail("one_hidden_layer", f"has Dense layers of {[d.units for d in dense]} units, expected [7, 10].",
+              "one hidden Dense layer of n_hidden units, then one of 10 units.")
+    for d, L in zip(dense, (0, 1)):
+        d.set_weights([p[f"W{L}"].astype("float32"), p[f"b{L}"].astype("float32")])
+    expected = ref.forward(p, X)[1][-1]
+    _compare("one_hidden_layer", model(X.astype("float32")).numpy(), expected,
+             "hidden layer with activation='relu', output layer with activation='softmax'.", tol=1e-5)
+    _passed("one_hidden_layer", 2)
+
+
+def check_two_layer_net(TwoLayerNet):
+    """``TwoLayerNet(D_in, H, D_out)`` must compute the reference network's logits."""
+    import torch
+
+    p, X, _ = _small_problem(n_hidden=7)
+    net = TwoLayerNet(X.shape[1], 7, 10)
+    with torch.no_grad():
+        net.linear1.weight.copy_(torch.from_numpy(p["W0"].T))
+        net.linear1.bias.copy_(torch.from_numpy(p["b0"]))
+        net.linear2.weight.copy_(torch.from_numpy(p["W1"].T))
+        net.linear2.bias.copy_(torch.from_numpy(p["b1"]))
+    net.double()
+    out = net(torch.from_numpy(X))
+    if out is None:
+        _fail("TwoLayerNet.forward", "returned None.", "return y_pred")
+    logits = out.detach().numpy()
+    _compare("TwoLayerNet.forward", ref.softmax(logits), ref.forward(p, X)[1][-1],
+             "y_pred = linear2(linear1(x).clamp(min=0)); return the logits, without softmax.")
+    _passed("TwoLayerNet.forward", 1)
