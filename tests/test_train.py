@@ -77,7 +77,7 @@ def test_full_batch_and_weight_decay(small):
     decayed.load_state_dict(plain.state_dict())
     train.fit(plain, small, epochs=3, lr=0.5, batch_size=None)
     train.fit(decayed, small, epochs=3, lr=0.5, batch_size=None, weight_decay=0.5)
-    norm = lambda m: sum(float((p ** 2).sum()) for n, p in m.named_parameters() if "weight" in n)  # noqa: E731
+    norm = lambda m: sum(float((p.detach() ** 2).sum()) for n, p in m.named_parameters() if "weight" in n)  # noqa: E731
     assert norm(decayed) < norm(plain)
 
 
