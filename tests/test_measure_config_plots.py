@@ -188,3 +188,15 @@ def test_carbon_intensity_orders_france_germany_poland():
     assert fr_name == "France" and 0 < fr < de < pl
     with pytest.raises(ValueError, match="alpha-3"):
         measure.carbon_intensity("France")
+
+
+def test_accuracy_floor_fits_the_data_and_the_mode(monkeypatch):
+    from utils.data import Dataset
+
+    full = Dataset(np.zeros((60000, 1)), np.zeros(60000), np.zeros((1, 1)), np.zeros(1), "cache")
+    sample = Dataset(np.zeros((4000, 1)), np.zeros(4000), np.zeros((1, 1)), np.zeros(1), "sample")
+    monkeypatch.setattr(config, "QUICK", False)
+    assert config.accuracy_floor(full) == 0.975 and config.accuracy_floor(sample) == 0.88
+    assert config.accuracy_floor(full, undertrained=True) == 0.88
+    monkeypatch.setattr(config, "QUICK", True)
+    assert config.accuracy_floor(full) == 0.88
