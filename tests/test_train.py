@@ -28,9 +28,9 @@ def test_mlp_shapes_activations_and_parameter_count():
 
 def test_fit_learns_and_records_a_full_history(small):
     torch.manual_seed(0)
-    h = train.fit(train.mlp([784, 64, 10]), small, epochs=3, lr=0.1, batch_size=32)
-    assert h["epoch"] == [1, 2, 3] and not h["diverged"]
-    assert h["test_acc"][-1] > 0.7 and h["train_loss"][-1] < h["train_loss"][0]  # chance is 0.1
+    h = train.fit(train.mlp([784, 64, 10]), small, epochs=6, lr=0.1, batch_size=32)
+    assert h["epoch"] == [1, 2, 3, 4, 5, 6] and not h["diverged"]
+    assert h["test_acc"][-1] > 0.8 and h["train_loss"][-1] < h["train_loss"][0]  # chance is 0.1
     assert all(b > a for a, b in zip(h["seconds"], h["seconds"][1:]))
 
 
