@@ -30,39 +30,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from utils.measure import epoch_flops, matmul_rate  # noqa: E402
 
 TOOLS = ("numpy", "torch", "keras")
 SPEED_CONFIGS = [(b, h) for h in (128, 512) for b in (64, 128, 512)]
 ACCURACY_NETS = {"one hidden layer": [784, 256, 10], "deeper": [784, 256, 128, 10]}
 ACCURACY_FLOORS = {"one hidden layer": 0.885, "deeper": 0.89}
 ACCURACY_SETTINGS = dict(lr=0.1, batch_size=64, epochs=30, seed=0)
-
-
-def flops_per_epoch(n: int, hidden: int, n_in: int = 784, n_out: int = 10) -> float:
-    """Multiply-adds x 2 of one epoch: forward (X W0, A0 W1), backward (the two
-    weight gradients and delta1 W1^T; no gradient is needed for the input)."""
-    forward = 2 * n * (n_in * hidden + hidden * n_out)
-    backward = 2 * n * (n_in * hidden + hidden * n_out) + 2 * n * hidden * n_out
-    return forward + backward
-
-
-def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
-    """The machine's float32 matrix-product rate with NumPy's BLAS, in GFLOP/s."""
-    import numpy as np
-
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    a @ a
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ a
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / float(np.median(times)) / 1e9
 
 
 # --- worker: one tool, in its own process ------------------------------------------------
@@ -147,7 +126,7 @@ def speed_report(rows: list[dict], rate: float, n_train: int, out_dir: Path) -> 
     df = pd.DataFrame(rows)
     torch_time = df[df.tool == "torch"].set_index(["batch", "hidden"])["median_s"]
     df["vs_torch"] = [r.median_s / torch_time[(r.batch, r.hidden)] for r in df.itertuples()]
-    df["gflops"] = [flops_per_epoch(n_train, r.hidden) / r.median_s / 1e9 for r in df.itertuples()]
+    df["gflops"] = [epoch_flops([784, r.hidden, 10], n_train) / r.median_s / 1e9 for r in df.itertuples()]
     df["of_matmul_rate"] = df["gflops"] / rate
     df.to_csv(out_dir / "epoch_times.csv", index=False)
 

@@ -125,3 +125,31 @@ def carbon_intensity(country: str) -> tuple[str, float]:
     if country not in table:
         raise ValueError(f"unknown country code {country!r}: use an ISO alpha-3 code such as 'FRA' or 'DEU'.")
     return table[country]["country_name"], float(table[country]["carbon_intensity"])
+
+
+def epoch_flops(sizes, n: int) -> float:
+    """Floating-point operations of one SGD epoch over ``n`` samples for layer
+    sizes like ``[784, 256, 10]``: the forward products ``A_prev @ W`` and, in the
+    backward pass, the weight gradients ``A_prev.T @ delta`` and the products
+    ``delta @ W.T`` that carry delta back (none is needed for the input layer).
+    Each multiply-add counts as 2."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(2 * n * m * k for m, k in layers)
+    backward = forward + sum(2 * n * m * k for m, k in layers[1:])
+    return float(forward + backward)
+
+
+def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-product rate with NumPy's BLAS, in GFLOP/s
+    (median of ``repeats`` products of two ``size x size`` matrices): the ceiling
+    for work made of large matrix products."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / float(np.median(times)) / 1e9
