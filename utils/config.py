@@ -48,6 +48,10 @@ if DATASET not in ("mnist", "fashion"):
     raise ValueError(f"TP_DATASET={DATASET!r}: expected 'mnist' or 'fashion'.")
 
 
+#: Country whose electricity CodeCarbon assumes (ISO 3166 alpha-3), ``TP_COUNTRY``.
+COUNTRY = os.environ.get("TP_COUNTRY", "FRA").strip().upper() or "FRA"
+
+
 def pick(quick, full):
     """Return ``quick`` in quick mode and ``full`` otherwise."""
     return quick if QUICK else full

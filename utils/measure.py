@@ -15,14 +15,13 @@ notebook never breaks because of it.
 from __future__ import annotations
 
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from utils import config  # noqa: F401  (sets CODECARBON_LOG_LEVEL before the import below)
+from utils import config  # sets CODECARBON_LOG_LEVEL before CodeCarbon is imported
 
-DEFAULT_COUNTRY = os.environ.get("TP_COUNTRY", "FRA")
+DEFAULT_COUNTRY = config.COUNTRY
 
 
 @dataclass
