@@ -25,11 +25,13 @@ help:
 	@echo "make badges - rewrite the Colab badges from [tool.course] in pyproject.toml"
 	@echo "make clean  - remove .venv, build/ and results/"
 
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	    -r requirements.txt -c constraints.txt \
 	    $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+	# the course itself, editable: `import utils` works from any folder, nothing edits sys.path
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)

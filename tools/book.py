@@ -62,7 +62,7 @@ def build(only: str = "", dest: Path = ROOT / "build" / "html") -> list[dict]:
     dest.mkdir(parents=True, exist_ok=True)
     entries = []
     for path in sorted((ROOT / "notebooks").glob(f"{only}*.ipynb")):
-        print(f"executing {path.name} ({config.MODE} mode) ...", flush=True)
+        print(f"executing {path.name} ({config.mode()} mode) ...", flush=True)
         nb, seconds, error = execute(path)
         page = path.with_suffix(".html").name
         (dest / page).write_text(to_html(nb), encoding="utf-8")
@@ -76,7 +76,7 @@ def build(only: str = "", dest: Path = ROOT / "build" / "html") -> list[dict]:
 <html><head><meta charset="utf-8"><title>Deep learning, hands on: the course book</title>
 <style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}td,th{{padding:.3em 1em}}</style></head>
 <body><h1>Deep learning, hands on</h1>
-<p>Every notebook executed top to bottom ({html.escape(config.MODE)} mode, data set {config.DATASET}).</p>
+<p>Every notebook executed top to bottom ({html.escape(config.mode())} mode, data set {config.dataset()}).</p>
 <table><tr><th>notebook</th><th>run time</th><th>status</th></tr>
 {rows}
 </table></body></html>

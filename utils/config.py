@@ -1,16 +1,28 @@
-"""Configuration in one place: quick/full mode, dataset choice, seeds, paths.
+"""Configuration in one place: quick/full mode, data set, country, seeds, paths.
 
-Importing this module sets the environment variables that silence
-TensorFlow's C++ logging and CodeCarbon's logger. They only take effect if
-they are set *before* TensorFlow or CodeCarbon is imported, which is why every
-notebook imports ``utils.config`` in its first code cell.
+Every setting is read from the environment **when it is asked for**, never frozen
+at import time, and every function that uses one also takes it as an argument::
+
+    config.is_quick()         # TP_QUICK=1 -> True
+    config.dataset()          # TP_DATASET: "mnist" (default) or "fashion"
+    config.country()          # TP_COUNTRY: ISO 3166 alpha-3 code, default "FRA"
+    config.cache_dir()        # TP_CACHE_DIR, default ~/.cache/tp-deep-learning
+    config.results_dir("04")  # TP_RESULTS_DIR, default results/ (created on demand)
+
+A bad value raises ``ValueError`` naming the variable and the values it accepts.
+
+Importing this module sets the environment variables that silence TensorFlow's
+C++ logging and CodeCarbon's logger. They only take effect if they are set
+*before* TensorFlow or CodeCarbon is imported, which is why every notebook
+imports ``utils.config`` in its first code cell.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import random
-import sys
 from pathlib import Path
 
 # --- silence noisy libraries (must happen before they are imported) ---------
@@ -22,81 +34,172 @@ _QUIET_ENV = {
 for _key, _value in _QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
 
-# --- paths --------------------------------------------------------------------
+# --- fixed paths of the course (they do not depend on any setting) -----------
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-RESULTS_DIR = Path(os.environ.get("TP_RESULTS_DIR", ROOT / "results"))
-CACHE_DIR = Path(os.environ.get("TP_CACHE_DIR", Path.home() / ".cache" / "tp-deep-learning"))
+
+DATASETS = ("mnist", "fashion")
 
 
-def _flag(name: str) -> bool:
-    value = os.environ.get(name, "").strip().lower()
+def _env(name: str, default: str) -> str:
+    """The stripped value of ``name``, or ``default`` when it is unset."""
+    return os.environ.get(name, default).strip()
+
+
+def is_quick() -> bool:
+    """Quick mode (``TP_QUICK=1``): fewer epochs and smaller sweeps, for CI."""
+    value = _env("TP_QUICK", "").lower()
     if value in ("", "0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"{name}={value!r}: expected 1 or 0 (or true/false).")
+    raise ValueError(f"TP_QUICK={value!r}: expected 1 or 0 (or true/false, yes/no, on/off).")
 
 
-#: Quick mode (``TP_QUICK=1``): fewer epochs and smaller sweeps, for CI.
-QUICK = _flag("TP_QUICK")
-MODE = "quick" if QUICK else "full"
-
-#: Which dataset the training notebooks use: ``mnist`` (default) or ``fashion``.
-DATASET = os.environ.get("TP_DATASET", "mnist").strip().lower() or "mnist"
-if DATASET not in ("mnist", "fashion"):
-    raise ValueError(f"TP_DATASET={DATASET!r}: expected 'mnist' or 'fashion'.")
+def mode(quick_mode: bool | None = None) -> str:
+    """``"quick"`` or ``"full"`` (``quick_mode`` overrides ``TP_QUICK``)."""
+    return "quick" if (is_quick() if quick_mode is None else quick_mode) else "full"
 
 
-#: Country whose electricity CodeCarbon assumes (ISO 3166 alpha-3), ``TP_COUNTRY``.
-COUNTRY = os.environ.get("TP_COUNTRY", "FRA").strip().upper() or "FRA"
+def dataset() -> str:
+    """The data set of the training notebooks, ``TP_DATASET``: ``mnist`` (default) or ``fashion``."""
+    value = _env("TP_DATASET", "mnist").lower() or "mnist"
+    if value not in DATASETS:
+        raise ValueError(f"TP_DATASET={value!r}: expected one of {', '.join(DATASETS)}.")
+    return value
 
 
-def pick(quick, full):
-    """Return ``quick`` in quick mode and ``full`` otherwise."""
-    return quick if QUICK else full
+def check_country(code) -> str:
+    """``code`` in upper case if it looks like an ISO 3166 alpha-3 code; ``ValueError`` otherwise.
+
+    Whether CodeCarbon knows the country is checked by :mod:`utils.measure`,
+    which has CodeCarbon's table at hand."""
+    value = str(code).strip().upper()
+    if len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise ValueError(f"country {code!r}: expected an ISO 3166 alpha-3 code such as FRA, DEU or USA "
+                         "(three letters; set it with TP_COUNTRY).")
+    return value
 
 
-def results_dir(*parts: str) -> Path:
-    """The (git-ignored) results folder, or a sub-folder of it, created on demand."""
-    path = RESULTS_DIR.joinpath(*parts)
+def country() -> str:
+    """Country whose electricity CodeCarbon assumes, ``TP_COUNTRY`` (default ``FRA``)."""
+    value = _env("TP_COUNTRY", "FRA")
+    try:
+        return check_country(value)
+    except ValueError:
+        raise ValueError(f"TP_COUNTRY={value!r}: expected an ISO 3166 alpha-3 code such as FRA, DEU "
+                         "or USA (three letters).") from None
+
+
+def _dir_setting(name: str, default: Path) -> Path:
+    if name not in os.environ:
+        return default
+    value = os.environ[name].strip()
+    if not value:
+        raise ValueError(f"{name} is set but empty: give a folder (for example {default}) or unset it.")
+    return Path(value).expanduser()
+
+
+def cache_dir() -> Path:
+    """Where downloaded data sets are kept, ``TP_CACHE_DIR`` (default ``~/.cache/tp-deep-learning``)."""
+    return _dir_setting("TP_CACHE_DIR", Path.home() / ".cache" / "tp-deep-learning")
+
+
+def results_dir(*parts: str, root: str | Path | None = None) -> Path:
+    """The (git-ignored) results folder, or a sub-folder of it, created on demand.
+
+    ``root`` defaults to ``TP_RESULTS_DIR`` (default ``results/`` in the repository)."""
+    base = Path(root) if root is not None else _dir_setting("TP_RESULTS_DIR", ROOT / "results")
+    path = base.joinpath(*parts)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"results folder {path} exists and is not a folder: move it or set TP_RESULTS_DIR.")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
-    """Seed Python, NumPy and, if they are already imported, TensorFlow and PyTorch.
+def pick(quick, full, quick_mode: bool | None = None):
+    """Return ``quick`` in quick mode and ``full`` otherwise (``quick_mode`` overrides ``TP_QUICK``)."""
+    return quick if mode(quick_mode) == "quick" else full
 
-    Returns the seed so that a cell can print it. On a CPU this is enough for
-    the same seed to give the same numbers twice. ``deterministic=True`` also
-    asks TensorFlow and PyTorch for deterministic kernels, which matters on a
-    GPU; it costs speed, and Keras then gives up XLA compilation (jit_compile).
+
+def _seed_torch(seed: int, deterministic: bool) -> None:
+    import torch
+
+    torch.manual_seed(seed)  # all devices
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _seed_keras(seed: int, deterministic: bool) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)  # Python, NumPy and the backend (TensorFlow)
+    if deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+#: What seed_everything seeds in each framework, keyed by the module whose import completes it.
+_SEEDERS = {"torch": _seed_torch, "keras": _seed_keras}
+_last_seed: dict = {}
+
+
+class _SeedOnImport(importlib.abc.MetaPathFinder):
+    """Seeds PyTorch or Keras the moment it is imported, when seed_everything ran
+    before the import: seeding does not depend on the order of the imports, and
+    no framework is imported (seconds, hundreds of MB) by a notebook that does not use it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _SEEDERS or not _last_seed:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        run_module = spec.loader.exec_module
+
+        def run_then_seed(module):
+            run_module(module)
+            _SEEDERS[name](**_last_seed)
+
+        spec.loader.exec_module = run_then_seed
+        return spec
+
+
+def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
+    """Seed Python, NumPy, PyTorch and TensorFlow/Keras, whatever was imported first.
+
+    A framework that is already imported is seeded now; one imported later is
+    seeded as its import completes. Returns the seed so that a cell can print
+    it. On a CPU this is enough for the same seed to give the same numbers
+    twice. ``deterministic=True`` also asks both frameworks for deterministic
+    kernels, which matters on a GPU; it costs speed, and Keras then gives up
+    XLA compilation (jit_compile).
     """
+    import sys
+
     import numpy as np
 
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer from 0 to 2**32 - 1; got {seed!r}.")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
-    if "tensorflow" in sys.modules:
-        import keras
-        import tensorflow as tf
-
-        keras.utils.set_random_seed(seed)
-        if deterministic:
-            tf.config.experimental.enable_op_determinism()
-    if "torch" in sys.modules:
-        import torch
-
-        torch.manual_seed(seed)  # all devices
-        if deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
+    _last_seed.update(seed=seed, deterministic=bool(deterministic))
+    for name, seeder in _SEEDERS.items():
+        if name in sys.modules:
+            seeder(seed, deterministic)
+    if not any(isinstance(finder, _SeedOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SeedOnImport())
     return seed
 
 
-def describe(source: str) -> str:
-    """One line for the top of a notebook: data source and mode."""
-    what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[DATASET]
-    how = "quick mode (TP_QUICK=1): small runs for CI" if QUICK else "full mode: the real study"
+def describe(source: str, name: str | None = None, quick_mode: bool | None = None) -> str:
+    """One line for the top of a notebook: data set, source and mode."""
+    what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[name or dataset()]
+    how = ("quick mode (TP_QUICK=1): small runs for CI" if mode(quick_mode) == "quick"
+           else "full mode: the real study")
     return f"Data: {what} from {source!r}. Mode: {how}."
 
 
@@ -113,11 +216,11 @@ ACCURACY_FLOORS = {
 }
 
 
-def accuracy_floor(ds, undertrained: bool = False) -> float:
+def accuracy_floor(ds, undertrained: bool = False, quick_mode: bool | None = None) -> float:
     """The floor for data set ``ds`` (a ``utils.data.Dataset``) in the current mode.
 
     ``undertrained=True`` is for runs whose hyper-parameters are deliberately too
-    short to converge (seed 003's 12 epochs at lambda = 0.01): they must have
-    learned, so they get the small-data floor whatever the data size."""
-    small = undertrained or QUICK or ds.source == "sample" or len(ds.x_train) < 60000
+    short to converge (the PSL lecture's 12 epochs at lambda = 0.01): they must
+    have learned, so they get the small-data floor whatever the data size."""
+    small = undertrained or mode(quick_mode) == "quick" or ds.source == "sample" or len(ds.x_train) < 60000
     return ACCURACY_FLOORS[(ds.name, "small" if small else "full")]

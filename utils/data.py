@@ -152,7 +152,7 @@ def load_mnist(cache_dir: str | Path | None = None, allow_download: bool = True)
     Never raises because of the network: a failed download falls back to the
     sample with one line that says why and how to get the full data set.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else config.CACHE_DIR
+    cache_dir = Path(cache_dir) if cache_dir is not None else config.cache_dir()
     cached = cache_dir / "mnist.npz"
     why = f"no {cached.name} in {cache_dir}"
     if cached.exists():
@@ -185,8 +185,8 @@ def _short(err: Exception) -> str:
 def load_dataset() -> Dataset:
     """The data set chosen by ``TP_DATASET`` (default MNIST), cut to sample size
     in quick mode so that CI's figures do not depend on what is cached."""
-    ds = load_fashion_mnist() if config.DATASET == "fashion" else load_mnist()
-    if config.QUICK and len(ds.x_train) > 4000:
+    ds = load_fashion_mnist() if config.dataset() == "fashion" else load_mnist()
+    if config.is_quick() and len(ds.x_train) > 4000:
         ds = Dataset(ds.x_train[:4000], ds.y_train[:4000], ds.x_test[:1000], ds.y_test[:1000],
                      ds.source, ds.name)
     return ds
@@ -242,7 +242,7 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, allow_download: bool
     embedded sample: without any of the three it raises ``FileNotFoundError``
     saying how to get the files.
     """
-    cache = (Path(cache_dir) if cache_dir is not None else config.CACHE_DIR) / "fashion-mnist"
+    cache = (Path(cache_dir) if cache_dir is not None else config.cache_dir()) / "fashion-mnist"
     problems = []
     for source, folder in (("cache", cache), ("debian", DEBIAN_FASHION_DIR)):
         if all((folder / name).exists() for name, _, _ in FASHION_FILES.values()):

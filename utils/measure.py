@@ -21,16 +21,13 @@ from dataclasses import dataclass
 
 from utils import config  # sets CODECARBON_LOG_LEVEL before CodeCarbon is imported
 
-DEFAULT_COUNTRY = config.COUNTRY
-
-
 @dataclass
 class Measurement:
     label: str = ""
     seconds: float = math.nan
     kwh: float = math.nan  # energy used by CPU + RAM (+ GPU), kWh
     g_co2: float = math.nan  # emissions, grams of CO2-equivalent
-    country: str = DEFAULT_COUNTRY
+    country: str = ""
     method: str = ""  # how CodeCarbon got the energy, or why it could not
 
     @property
@@ -88,8 +85,11 @@ def _start_tracker(country: str):
 
 
 @contextmanager
-def measure(label: str = "", country: str = DEFAULT_COUNTRY, energy: bool = True):
-    """Measure the ``with`` block: wall time always, energy and CO2 when possible."""
+def measure(label: str = "", country: str | None = None, energy: bool = True):
+    """Measure the ``with`` block: wall time always, energy and CO2 when possible.
+
+    ``country`` defaults to ``TP_COUNTRY`` (read now, not at import)."""
+    country = config.check_country(country) if country is not None else config.country()
     result = Measurement(label=label, country=country)
     tracker, why = _start_tracker(country) if energy else (None, "energy not requested")
     start = time.perf_counter()

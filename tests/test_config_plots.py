@@ -1,0 +1,150 @@
+"""utils.config and utils.plots."""
+
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from utils import config, plots  # noqa: E402
+
+# --- config ------------------------------------------------------------------------
+
+
+def test_quick_flag_and_pick_are_read_when_asked(monkeypatch):
+    monkeypatch.setenv("TP_QUICK", "1")
+    assert config.is_quick() is True and config.pick(1, 2) == 1 and config.mode() == "quick"
+    monkeypatch.setenv("TP_QUICK", "0")
+    assert config.is_quick() is False and config.pick(1, 2) == 2 and config.mode() == "full"
+    assert config.pick(1, 2, quick_mode=True) == 1  # an argument wins over the environment
+    monkeypatch.delenv("TP_QUICK")
+    assert config.is_quick() is False
+
+
+@pytest.mark.parametrize("name, value, call", [
+    ("TP_QUICK", "maybe", config.is_quick),
+    ("TP_DATASET", "cifar", config.dataset),
+    ("TP_COUNTRY", "FR", config.country),
+    ("TP_COUNTRY", "France", config.country),
+    ("TP_COUNTRY", "F1R", config.country),
+    ("TP_CACHE_DIR", "", config.cache_dir),
+    ("TP_CACHE_DIR", "   ", config.cache_dir),
+    ("TP_RESULTS_DIR", "", config.results_dir),
+])
+def test_a_bad_setting_names_the_variable_and_what_it_accepts(monkeypatch, name, value, call):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name) as err:
+        call()
+    assert "expected" in str(err.value) or "give a folder" in str(err.value)
+
+
+def test_settings_have_defaults_and_are_normalised(monkeypatch):
+    for name in ("TP_DATASET", "TP_COUNTRY", "TP_CACHE_DIR", "TP_RESULTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert config.dataset() == "mnist" and config.country() == "FRA"
+    assert config.cache_dir().name == "tp-deep-learning"
+    monkeypatch.setenv("TP_DATASET", " Fashion ")
+    monkeypatch.setenv("TP_COUNTRY", "deu")
+    assert config.dataset() == "fashion" and config.country() == "DEU"
+    assert config.describe("debian").startswith("Data: Fashion-MNIST from 'debian'")
+
+
+def test_config_silences_tensorflow_and_codecarbon():
+    import os
+
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert os.environ["CODECARBON_LOG_LEVEL"] == "error"
+
+
+def test_paths_point_into_the_repository():
+    assert (config.ROOT / "utils" / "config.py").exists()
+    assert config.DATA_DIR == config.ROOT / "data"
+
+
+def test_results_dir_is_created_under_the_configured_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TP_RESULTS_DIR", str(tmp_path / "res"))
+    assert config.results_dir("bench") == tmp_path / "res" / "bench" and (tmp_path / "res" / "bench").is_dir()
+    assert config.results_dir("x", root=tmp_path / "other").is_dir()
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ValueError, match="not a folder"):
+        config.results_dir(root=tmp_path / "file")
+
+
+def test_seed_everything_makes_numpy_and_torch_repeat():
+    torch = pytest.importorskip("torch")
+    config.seed_everything(7)
+    a, ta = np.random.rand(3), torch.rand(3)
+    config.seed_everything(7)
+    assert np.array_equal(a, np.random.rand(3)) and torch.equal(ta, torch.rand(3))
+    config.seed_everything(8)
+    assert not np.array_equal(a, np.random.rand(3))
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "0", None, True])
+def test_seed_everything_rejects_a_bad_seed(bad):
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        config.seed_everything(bad)
+
+
+@pytest.mark.parametrize("first", ["torch", "keras"])
+def test_seeding_works_whatever_is_imported_first(first):
+    """In a fresh process: seed, then import the framework; two processes agree."""
+    import subprocess
+
+    build = {"torch": "import torch; print(torch.nn.Linear(4, 3).weight.sum().item())",
+             "keras": "import keras; d = keras.layers.Dense(3); d.build((None, 4)); "
+                      "print(float(d.kernel.numpy().sum()))"}
+    code = f"from utils import config; config.seed_everything(5); {build[first]}"
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT,
+                              check=True).stdout.strip().splitlines()[-1] for _ in range(2)}
+    assert len(outputs) == 1, outputs
+    assert first not in subprocess.run([sys.executable, "-c", "import sys; from utils import config; "
+                                        "config.seed_everything(0); print(sorted(sys.modules))"],
+                                       capture_output=True, text=True, cwd=config.ROOT).stdout
+
+
+# --- plots ---------------------------------------------------------------------------
+
+
+def _labelled(fig):
+    return bool(fig._suptitle and fig._suptitle.get_text()) or bool(fig.axes[0].get_title())
+
+
+def test_plots_have_titles_and_labels():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((12, 784)), rng.integers(0, 10, 12)
+    h = {"epoch": [1, 2], "seconds": [0.1, 0.2], "train_loss": [1.0, 0.5], "test_loss": [1.1, 0.7],
+         "train_acc": [0.6, 0.8], "test_acc": [0.55, 0.75]}
+    figs = [
+        plots.show_digits(x, y),
+        plots.show_digits(x, y, pred=(y + 1) % 10),
+        plots.plot_history({"a": h, "b": h}, x="seconds"),
+        plots.plot_confusion(y, y),
+        plots.show_weights(rng.standard_normal((784, 5))),
+    ]
+    for fig in figs:
+        assert _labelled(fig)
+    loss_ax = figs[2].axes[0]
+    assert loss_ax.get_xlabel() == "training time (s)" and "loss" in loss_ax.get_ylabel()
+    assert len(loss_ax.lines) == 4  # two runs x (train, test)
+    assert figs[3].axes[0].get_xlabel() == "predicted class"
+
+
+def test_confusion_matrix_counts():
+    cm = plots.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_accuracy_floor_fits_the_data_and_the_mode(monkeypatch):
+    from utils.data import Dataset
+
+    full = Dataset(np.zeros((60000, 1)), np.zeros(60000), np.zeros((1, 1)), np.zeros(1), "cache")
+    sample = Dataset(np.zeros((4000, 1)), np.zeros(4000), np.zeros((1, 1)), np.zeros(1), "sample")
+    monkeypatch.setenv("TP_QUICK", "0")
+    assert config.accuracy_floor(full) == 0.975 and config.accuracy_floor(sample) == 0.88
+    assert config.accuracy_floor(full, undertrained=True) == 0.88
+    monkeypatch.setenv("TP_QUICK", "1")
+    assert config.accuracy_floor(full) == 0.88
+    assert config.accuracy_floor(full, quick_mode=False) == 0.975
