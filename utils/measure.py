@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from utils import config  # sets CODECARBON_LOG_LEVEL before CodeCarbon is imported
 
+
 @dataclass
 class Measurement:
     label: str = ""
