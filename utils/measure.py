@@ -3,13 +3,24 @@
     from utils.measure import measure
     with measure("training") as cost:
         train(...)
-    print(cost)          # 3.2 s, 1.1e-05 kWh, 0.0006 g CO2eq (France, ...)
+    print(cost)          # training: 3.20 s, 1.1e-05 kWh, 0.0006 g CO2eq (France; CPU: ...)
 
-Energy and emissions come from CodeCarbon's *offline* tracker (no network, the
-country's carbon intensity from CodeCarbon's own tables). One fresh tracker per
-block, writing no file. If CodeCarbon is missing or fails, the time is still
-measured and ``cost.method`` says in one line why energy is unavailable; a
-notebook never breaks because of it.
+Energy comes from CodeCarbon's *offline* tracker (``codecarbon>=3.2.8,<4``): one
+fresh tracker per block, started before it and stopped after it, with no output
+method, so that no ``emissions.csv`` is written and nothing goes to the network.
+CodeCarbon reads the power of the CPU, the RAM and any NVIDIA/AMD GPU (measured
+where the hardware allows it, estimated otherwise) and converts the energy into
+CO2 with the carbon intensity of the country's electricity from its own table.
+
+The country is ``TP_COUNTRY`` (default ``FRA``) or the ``country`` argument, an
+ISO 3166 alpha-3 code; a code CodeCarbon does not know raises ``ValueError``
+*before* the block runs.
+
+Without CodeCarbon, or when it fails at any point, the block still runs and is
+timed: ``cost.method`` says in one line why energy is unavailable, that line is
+printed once ("Energy unavailable: ... Time is still measured."), and energy and
+CO2 are NaN. ``carbon_intensity`` then returns NaN too. An exception raised by
+the block itself always propagates unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from utils import config  # sets CODECARBON_LOG_LEVEL before CodeCarbon is imported
+
+INSTALL = "pip install 'codecarbon>=3.2.8,<4'"
 
 
 @dataclass
@@ -41,90 +54,153 @@ class Measurement:
             return f"{head}; energy unavailable ({self.method})"
         return f"{head}, {self.kwh:.3g} kWh, {self.g_co2:.3g} g CO2eq ({self.country}; {self.method})"
 
-    def as_row(self) -> dict:
-        return {"seconds": self.seconds, "kWh": self.kwh, "g CO2eq": self.g_co2}
+
+def _energy_mix() -> dict | None:
+    """CodeCarbon's table of national electricity mixes, keyed by ISO alpha-3
+    code, or None when CodeCarbon (or its table) is unavailable."""
+    try:
+        from codecarbon.input import DataSource
+
+        table = DataSource().get_global_energy_mix_data()
+    except Exception:  # ImportError, or a broken install
+        return None
+    return table if isinstance(table, dict) and table else None
 
 
-def _describe_method(tracker) -> str:
-    """Say whether CodeCarbon measured power (RAPL, NVML) or estimated it."""
-    parts = []
-    for device in getattr(tracker, "_hardware", []):
-        kind = type(device).__name__
-        mode = getattr(device, "_mode", None)
-        if kind == "CPU":
-            parts.append({
-                "intel_rapl": "CPU measured with RAPL",
-                "intel_power_gadget": "CPU measured with Intel Power Gadget",
-                "apple_powermetrics": "CPU measured with powermetrics",
-                "cpu_load": "CPU estimated from load x TDP",
-                "constant": "CPU estimated as a constant share of TDP",
-            }.get(mode, f"CPU via {mode}"))
-        elif kind == "GPU":
-            parts.append("GPU measured with NVML")
-        elif kind == "RAM":
-            parts.append("RAM estimated from its size")
-    return ", ".join(parts) or "method not reported"
+def check_country_known(code: str | None = None) -> str:
+    """``code`` (default ``TP_COUNTRY``, read now) as an upper-case ISO 3166
+    alpha-3 code that CodeCarbon's table knows; ``ValueError`` otherwise.
+
+    Without CodeCarbon only the format (three letters) can be checked."""
+    value = config.country() if code is None else config.check_country(code)
+    table = _energy_mix()
+    if table is not None and value not in table:
+        name = f"TP_COUNTRY={value!r}" if code is None else f"country {code!r}"
+        raise ValueError(f"{name}: not a country CodeCarbon knows; use an ISO 3166 alpha-3 code "
+                         "such as FRA, DEU or USA.")
+    return value
+
+
+def carbon_intensity(country: str) -> tuple[str, float]:
+    """``(country name, grams of CO2eq per kWh)`` from CodeCarbon's table of
+    national electricity mixes, for an ISO 3166 alpha-3 code such as ``"POL"``.
+
+    ``ValueError`` for a code that is not three letters or that CodeCarbon does
+    not know. Without CodeCarbon, returns ``(code, math.nan)`` so that a notebook
+    can go on (and print "unavailable")."""
+    code = check_country_known(country)
+    table = _energy_mix()
+    if table is None:
+        return code, math.nan
+    return table[code].get("country_name", code), float(table[code].get("carbon_intensity", math.nan))
+
+
+def _stop_quietly(tracker) -> None:
+    """Stop a tracker that may have started, so that no measuring thread is left behind."""
+    try:
+        if tracker is not None:
+            tracker.stop()
+    except Exception:
+        pass  # the reason already reported is the first failure
 
 
 def _start_tracker(country: str):
-    """A started tracker, or ``(None, reason)`` when energy cannot be measured."""
+    """``(started tracker, "")``, or ``(None, why energy is unavailable)``."""
     try:
-        from codecarbon import OfflineEmissionsTracker
+        import codecarbon
     except Exception as err:  # ImportError, or a broken install
-        return None, f"codecarbon could not be imported ({type(err).__name__}); pip install codecarbon"
+        return None, f"CodeCarbon could not be imported ({type(err).__name__}: {err}); {INSTALL}"
+    # CodeCarbon 3.2.8 brought both OutputMethod and the output_methods argument; an
+    # older one would swallow the TypeError in its __init__ and hand back a broken tracker.
+    if not hasattr(codecarbon, "OutputMethod"):
+        return None, f"CodeCarbon {getattr(codecarbon, '__version__', '?')} is too old; {INSTALL}"
+    tracker = None
     try:
-        options = dict(country_iso_code=country, log_level="error", measure_power_secs=1,
-                       allow_multiple_runs=True)
-        try:
-            tracker = OfflineEmissionsTracker(output_methods=[], **options)  # no emissions.csv
-        except TypeError:  # CodeCarbon < 3 has no output_methods
-            tracker = OfflineEmissionsTracker(save_to_file=False, **options)
+        tracker = codecarbon.OfflineEmissionsTracker(
+            country_iso_code=country,
+            output_methods=[],  # no emissions.csv, no API
+            measure_power_secs=1,
+            allow_multiple_runs=True,  # no lock file; each block has its own tracker
+        )  # no log_level: CODECARBON_LOG_LEVEL decides (utils.config makes it "error")
         tracker.start()
-        return tracker, ""
-    except Exception as err:
+    except BaseException as err:  # Ctrl-C included: never leave a tracker running
+        _stop_quietly(tracker)
+        if not isinstance(err, Exception):
+            raise
         return None, f"CodeCarbon failed to start ({type(err).__name__}: {err})"
+    return tracker, ""
+
+
+def _describe_method(data) -> str:
+    """How the energy was obtained, from the public fields of CodeCarbon's EmissionsData.
+
+    CodeCarbon's public API does not say whether the CPU's power was *measured*
+    (RAPL, powermetrics...) or *estimated* (load x TDP, or a constant): that
+    choice lives in private attributes and in its log ("CPU Tracking Method: ..."
+    at level info). So the line gives the CPU model and mean power CodeCarbon
+    used and points to that log. RAM power is always CodeCarbon's estimate from
+    the memory size; GPUs are read from their driver (NVML for NVIDIA)."""
+    def number(name, unit):
+        try:
+            return f"{float(getattr(data, name)):.3g} {unit}"
+        except (AttributeError, TypeError, ValueError):
+            return f"? {unit}"
+
+    cpu = getattr(data, "cpu_model", None) or "an unknown CPU"
+    parts = [f"CPU: CodeCarbon's figure for {cpu}, {number('cpu_power', 'W')} on average, measured "
+             "or estimated (CODECARBON_LOG_LEVEL=info logs which)",
+             f"RAM: estimated from its size ({number('ram_total_size', 'GB')}), {number('ram_power', 'W')}"]
+    if getattr(data, "gpu_count", 0):
+        gpu = getattr(data, "gpu_model", None) or "GPU"
+        parts.append(f"GPU: {gpu} measured by its driver (NVML for NVIDIA), {number('gpu_power', 'W')}")
+    return "; ".join(parts)
+
+
+def _stop_tracker(tracker, result: Measurement) -> str:
+    """Stop ``tracker`` and put its energy, CO2 and method into ``result``; returns
+    "" or why there is no energy. CodeCarbon hides its own errors (``stop()``
+    then returns None), so what comes back is checked, not trusted."""
+    try:
+        kg = tracker.stop()
+    except Exception as err:
+        _stop_quietly(tracker)
+        return f"CodeCarbon failed to stop ({type(err).__name__}: {err})"
+    data = getattr(tracker, "final_emissions_data", None)
+    if kg is None or data is None:
+        return ("CodeCarbon returned no measurement (it hides its own errors; "
+                "CODECARBON_LOG_LEVEL=warning shows them)")
+    try:
+        kwh, g_co2 = float(data.energy_consumed), float(kg) * 1000.0
+    except (AttributeError, TypeError, ValueError):
+        kwh = g_co2 = math.nan
+    if not (math.isfinite(kwh) and math.isfinite(g_co2)):
+        return "CodeCarbon's data has no energy figure"
+    result.kwh, result.g_co2 = kwh, g_co2
+    result.country = getattr(data, "country_name", None) or result.country
+    result.method = _describe_method(data)
+    return ""
 
 
 @contextmanager
 def measure(label: str = "", country: str | None = None, energy: bool = True):
     """Measure the ``with`` block: wall time always, energy and CO2 when possible.
 
-    ``country`` defaults to ``TP_COUNTRY`` (read now, not at import)."""
-    country = config.check_country(country) if country is not None else config.country()
-    result = Measurement(label=label, country=country)
-    tracker, why = _start_tracker(country) if energy else (None, "energy not requested")
+    Yields a :class:`Measurement`, filled in when the block ends. ``country``
+    defaults to ``TP_COUNTRY`` (read now, not at import); a bad or unknown code
+    raises ``ValueError`` before the block runs. ``energy=False`` only times."""
+    result = Measurement(label=label, country=check_country_known(country))
+    tracker, why = _start_tracker(result.country) if energy else (None, "energy not requested")
     start = time.perf_counter()
     try:
         yield result
     finally:
         result.seconds = time.perf_counter() - start
         if tracker is not None:
-            try:
-                kg = tracker.stop()
-                data = tracker.final_emissions_data
-                if kg is None or data is None:
-                    raise RuntimeError("the tracker returned no data")
-                result.kwh = float(data.energy_consumed)
-                result.g_co2 = float(kg) * 1000.0
-                result.country = getattr(data, "country_name", None) or country
-                result.method = _describe_method(tracker)
-            except Exception as err:
-                why = f"CodeCarbon failed to stop ({type(err).__name__}: {err})"
+            why = _stop_tracker(tracker, result)
         if not result.has_energy:
             result.method = why
             if energy:
                 print(f"Energy unavailable: {why}. Time is still measured.")
-
-
-def carbon_intensity(country: str) -> tuple[str, float]:
-    """(country name, grams of CO2eq per kWh) from CodeCarbon's own table of
-    national electricity mixes, for an ISO 3166 alpha-3 code such as ``"POL"``."""
-    from codecarbon.input import DataSource
-
-    table = DataSource().get_global_energy_mix_data()
-    if country not in table:
-        raise ValueError(f"unknown country code {country!r}: use an ISO alpha-3 code such as 'FRA' or 'DEU'.")
-    return table[country]["country_name"], float(table[country]["carbon_intensity"])
 
 
 def epoch_flops(sizes, n: int) -> float:
