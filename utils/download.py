@@ -1,0 +1,113 @@
+"""Files from the network, checked and written atomically.
+
+``download(url, dest, sha256)`` writes the bytes to a temporary file
+``<dest>.XXXX.part`` next to ``dest`` and renames it to ``dest`` only once it is
+complete and its sha256 matches: nothing half-written ever carries the final name.
+
+A download killed outright (the kernel restarted, the machine switched off)
+cannot remove its ``.part`` file. Before each new download of ``dest``, the
+``.part`` files of that same ``dest`` that nobody has written to for an hour
+(``STALE_AFTER_S``) are deleted; younger ones are left alone, as another
+notebook may be writing them right now.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+DOWNLOAD_TIMEOUT_S = 10
+STALE_AFTER_S = 3600
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 is not the one expected (corrupt or truncated)."""
+
+
+def sha256_of(path: str | Path) -> str:
+    """The sha256 of the file at ``path``, as hex. Raises ``OSError`` if it cannot be read."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | Path, sha256: str) -> None:
+    """Raise ``ChecksumError`` unless the file at ``path`` has this sha256 (``OSError`` if unreadable)."""
+    got = sha256_of(path)
+    if got != sha256:
+        raise ChecksumError(f"{path} has sha256 {got[:12]}..., expected {sha256[:12]}...")
+
+
+def remove_stale(paths, max_age_s: float = STALE_AFTER_S) -> list[Path]:
+    """Delete those of ``paths`` last modified more than ``max_age_s`` seconds ago.
+
+    Returns the paths deleted. A file that cannot be deleted (read-only folder)
+    is left where it is: cleaning up must never stop the caller.
+    """
+    removed = []
+    now = time.time()
+    for path in paths:
+        path = Path(path)
+        try:
+            if now - path.stat().st_mtime > max_age_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+def stale_parts(dest: str | Path) -> list[Path]:
+    """The ``.part`` files that downloads of ``dest`` left next to it (none if the folder is missing)."""
+    dest = Path(dest)
+    try:
+        return sorted(dest.parent.glob(glob.escape(dest.name) + ".*.part"))
+    except OSError:
+        return []
+
+
+def download(url: str, dest: str | Path, sha256: str | None, *, check=None,
+             timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download ``url`` to ``dest`` with a progress bar; verify, then rename. Returns ``dest``.
+
+    ``sha256`` is the expected checksum (``None``: not checked). ``check``, if
+    given, is called with the path of the complete temporary file and raises to
+    reject it. Stale ``.part`` files of ``dest`` are deleted first (see above).
+
+    Raises ``OSError`` when ``dest``'s folder cannot be created or written, the
+    network's errors (``urllib.error.URLError``, ``TimeoutError``...) as they
+    come, ``ChecksumError`` for a wrong sha256, and whatever ``check`` raises.
+    In every case no temporary file is left behind and ``dest`` is untouched.
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(stale_parts(dest))
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        if sha256 is not None:
+            verify_sha256(tmp, sha256)
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, dest)
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # left for remove_stale to delete later; dest is untouched either way
+    return dest
