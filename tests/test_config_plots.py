@@ -9,6 +9,7 @@ import pytest
 matplotlib.use("Agg")
 
 from utils import config, plots  # noqa: E402
+from utils.history import DIVERGED_LOSS, History, is_diverged  # noqa: E402
 
 # --- config ------------------------------------------------------------------------
 
@@ -115,8 +116,9 @@ def _labelled(fig):
 def test_plots_have_titles_and_labels():
     rng = np.random.default_rng(0)
     x, y = rng.random((12, 784)), rng.integers(0, 10, 12)
-    h = {"epoch": [1, 2], "seconds": [0.1, 0.2], "train_loss": [1.0, 0.5], "test_loss": [1.1, 0.7],
-         "train_acc": [0.6, 0.8], "test_acc": [0.55, 0.75]}
+    h = History()
+    h.record(1, 0.1, train=(1.0, 0.6), test=(1.1, 0.55))
+    h.record(2, 0.2, train=(0.5, 0.8), test=(0.7, 0.75))
     figs = [
         plots.show_digits(x, y),
         plots.show_digits(x, y, pred=(y + 1) % 10),
@@ -135,6 +137,33 @@ def test_plots_have_titles_and_labels():
 def test_confusion_matrix_counts():
     cm = plots.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+@pytest.mark.parametrize("y_true, y_pred, message", [
+    ([0, -1], [0, 1], "y_true.*-1"),  # used to be counted as class 9
+    ([0, 1], [0, 10], "y_pred.*10"),
+    ([0, 1.5], [0, 1], "y_true.*integer"),
+    ([0, 1, 2], [0, 1], "3 labels but y_pred has 2"),
+])
+def test_confusion_matrix_rejects_bad_labels(y_true, y_pred, message):
+    with pytest.raises(ValueError, match=message):
+        plots.confusion_matrix(y_true, y_pred)
+
+
+def test_plot_history_takes_histories_only():
+    with pytest.raises(TypeError, match="utils.history.History"):
+        plots.plot_history({"run": {"epoch": [1]}})
+    with pytest.raises(ValueError, match="'epoch' or 'seconds'"):
+        plots.plot_history(History(), x="time")
+
+
+def test_history_records_epochs_and_flags_divergence_with_one_rule():
+    h = History()
+    h.record(1, 0.5, train=(2.0, 0.3), test=(2.1, 0.28), val=(2.05, 0.29))
+    assert h.epoch == [1] and h.val_acc == [0.29] and h.has_val and not h.diverged and len(h) == 1
+    h.record(2, 1.0, train=(float("nan"), 0.1), test=(float("nan"), 0.1))
+    assert h.diverged
+    assert is_diverged(float("inf")) and is_diverged(DIVERGED_LOSS + 1) and not is_diverged(2.3)
 
 
 def test_accuracy_floor_fits_the_data_and_the_mode(monkeypatch):

@@ -5,23 +5,22 @@ import pytest
 
 from utils import checks
 from utils import reference as ref
-from utils.data import load_sample, one_hot
+from utils.data import Dataset, load_sample, one_hot
 
 
 @pytest.mark.parametrize("sizes", [[6, 5, 4], [6, 5, 4, 3]])
 def test_backward_matches_finite_differences(sizes):
     rng = np.random.default_rng(0)
-    p = ref.init_params(sizes, seed=1, dtype=np.float64)
-    for name in p:
-        if name.startswith("b"):
-            p[name] += 0.1 * rng.standard_normal(p[name].shape)
+    p = ref.init_params(*sizes, seed=1, dtype=np.float64)
+    for b in p[1::2]:
+        b += 0.1 * rng.standard_normal(b.shape)
     X = rng.random((7, sizes[0]))
     Y = one_hot(rng.integers(0, sizes[-1], 7), sizes[-1]).astype(np.float64)
-    z, a = ref.forward(p, X)
-    grads = ref.backward(p, X, Y, z, a)
-    for name in p:
-        num = checks.numerical_gradient(lambda: ref.cross_entropy(ref.forward(p, X)[1][-1], Y), p[name])
-        assert checks.rel_error(grads[name], num) < 1e-7, name
+    grads = ref.backward(X, Y, p, ref.forward(X, p))
+    assert len(grads) == len(p) == 2 * (len(sizes) - 1)
+    for i, (param, grad) in enumerate(zip(p, grads)):
+        num = checks.numerical_gradient(lambda: ref.cross_entropy(ref.forward(X, p)[-1], Y), param)
+        assert checks.rel_error(grad, num) < 1e-7, i
 
 
 def test_softmax_is_stable_and_normalised():
@@ -32,37 +31,44 @@ def test_softmax_is_stable_and_normalised():
 
 
 def test_float32_in_float32_out():
-    p = ref.init_params([784, 16, 10])
+    p = ref.init_params(784, 16, 10)
     X = np.zeros((3, 784), np.float32)
-    z, a = ref.forward(p, X)
-    grads = ref.backward(p, X, one_hot([1, 2, 3]), z, a)
-    assert all(v.dtype == np.float32 for v in [*z, *a, *grads.values()])
+    outputs = ref.forward(X, p)
+    grads = ref.backward(X, one_hot([1, 2, 3]), p, outputs)
+    assert all(v.dtype == np.float32 for v in [*outputs, *grads])
 
 
 def test_init_is_seeded_and_scaled():
-    p = ref.init_params([784, 128, 10], seed=3)
-    assert p["W0"].shape == (784, 128) and p["b1"].shape == (10,)
-    assert abs(p["W0"].std() - np.sqrt(2 / 784)) < 0.002
-    assert np.array_equal(p["W0"], ref.init_params([784, 128, 10], seed=3)["W0"])
+    W0, b0, W1, b1 = ref.init_params(784, 128, 10, seed=3)
+    assert W0.shape == (784, 128) and b1.shape == (10,) and not b0.any()
+    assert abs(W0.std() - np.sqrt(2 / 784)) < 0.002
+    assert np.array_equal(W0, ref.init_params(784, 128, 10, seed=3)[0])
+    assert ref.layer_sizes(ref.init_params(784, 64, 32, 10)) == [784, 64, 32, 10]
 
 
 def test_training_on_the_sample_learns():
     ds = load_sample()
-    p = ref.init_params([784, 64, 10], seed=0)
+    p = ref.init_params(784, 64, 10, seed=0)
     h = ref.train(p, ds, epochs=3, lr=0.1, batch_size=64, progress=False)
-    assert h["test_acc"][-1] > 0.85 and h["train_loss"][-1] < h["train_loss"][0]
-    assert h["seconds"] == sorted(h["seconds"]) and len(h["epoch"]) == 3
+    assert h.test_acc[-1] > 0.85 and h.train_loss[-1] < h.train_loss[0] and not h.diverged
+    assert h.seconds == sorted(h.seconds) and h.epoch == [1, 2, 3] and not h.has_val
 
 
 def test_full_batch_gradient_descent_takes_one_step_per_epoch():
     ds = load_sample()
-    p = ref.init_params([784, 8, 10], seed=0)
-    before = {k: v.copy() for k, v in p.items()}
+    p = ref.init_params(784, 8, 10, seed=0)
+    before = [q.copy() for q in p]
     ref.train(p, ds, epochs=1, lr=0.5, batch_size=None, progress=False)
-    z, a = ref.forward(before, ds.x_train)
-    grads = ref.backward(before, ds.x_train, one_hot(ds.y_train), z, a)
-    for k in p:  # exactly W <- W - lambda * (1/D) sum_i dJ_i/dW, once
-        assert np.allclose(p[k], before[k] - 0.5 * grads[k], atol=1e-6)
+    grads = ref.backward(ds.x_train, one_hot(ds.y_train), before, ref.forward(ds.x_train, before))
+    for after, start, g in zip(p, before, grads):  # exactly W <- W - lambda * (1/D) sum_i dJ_i/dW, once
+        assert np.allclose(after, start - 0.5 * g, atol=1e-6)
+
+
+def test_a_diverging_rate_is_flagged_and_stops_the_numpy_run(recwarn):
+    ds = load_sample()
+    h = ref.train(ref.init_params(784, 32, 10), ds, epochs=5, lr=100.0, batch_size=64, progress=False)
+    assert h.diverged and len(h.epoch) < 5
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
 # --- the self-checks pass on right answers and fail, helpfully, on wrong ones ---------
@@ -73,11 +79,10 @@ def test_checks_pass_on_the_reference(capsys):
     checks.check_softmax(ref.softmax)
     checks.check_cross_entropy(ref.cross_entropy)
     checks.check_accuracy(ref.accuracy)
-    checks.check_forward(lambda X, W0, b0, W1, b1: (
-        X @ W0 + b0, ref.relu(X @ W0 + b0),
-        ref.relu(X @ W0 + b0) @ W1 + b1, ref.softmax(ref.relu(X @ W0 + b0) @ W1 + b1)))
+    checks.check_forward(ref.forward)
+    checks.check_backward(ref.backward)
     out = capsys.readouterr().out
-    assert out.count("PASSED") == 5
+    assert out.count("PASSED") == 6
 
 
 def _naive_softmax(z):
@@ -92,7 +97,7 @@ def _naive_softmax(z):
     (lambda: checks.check_softmax(lambda z: np.exp(z) / np.exp(z).sum()), "row"),
     (lambda: checks.check_cross_entropy(lambda a, Y: -np.sum(Y * np.log(a))), "mean over the batch"),
     (lambda: checks.check_accuracy(lambda a, y: np.mean(a.argmax(0) == y[:10])), "argmax over axis 1"),
-    (lambda: checks.check_backward(lambda X, Y, W1, z0, a0, a1: None), "dW0, db0, dW1, db1"),
+    (lambda: checks.check_backward(lambda X, Y, params, outputs: None), "dW0, db0, dW1, db1"),
 ])
 def test_checks_fail_with_a_hint(call, message):
     with pytest.raises(AssertionError, match=message):
@@ -100,7 +105,9 @@ def test_checks_fail_with_a_hint(call, message):
 
 
 def test_check_backward_catches_a_missing_relu_derivative():
-    def buggy(X, Y, W1, z0, a0, a1):
+    def buggy(X, Y, params, outputs):
+        W0, b0, W1, b1 = params
+        z0, a0, z1, a1 = outputs
         D = len(X)
         d1 = a1 - Y
         d0 = d1 @ W1.T  # forgot relu_prime(z0)
@@ -114,6 +121,58 @@ def test_rel_error():
     assert checks.rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert checks.rel_error(np.zeros(3), np.zeros(3)) == 0.0
     assert 0.3 < checks.rel_error([1.0], [2.0]) < 0.34
+    assert checks.rel_error(3.0, 3.0) == 0.0  # scalars
+
+
+# --- bad inputs give a clear error that names what is wrong ----------------------------------
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: checks.rel_error(np.ones(3), np.ones((3, 1))), ValueError,
+     r"same shape; got \(3,\) and \(3, 1\)"),
+    (lambda: checks.rel_error(np.ones(3), np.ones(4)), ValueError, "same shape"),
+    (lambda: checks.numerical_gradient(lambda: 0.0, np.arange(3)), TypeError, "array of floats.*int64"),
+    (lambda: checks.numerical_gradient(lambda: 0.0, [1.0, 2.0]), TypeError, "array of floats.*list"),
+    (lambda: checks.numerical_gradient(lambda: np.ones(2), np.ones(2)), ValueError, "one number"),
+    (lambda: checks.numerical_gradient(lambda: 0.0, np.ones(2), h=0), ValueError, "small positive step"),
+    (lambda: ref.init_params([784, 10]), ValueError, "separate numbers"),
+    (lambda: ref.init_params(784), ValueError, "at least two integers"),
+    (lambda: ref.init_params(784, 0, 10), ValueError, "at least two integers"),
+    (lambda: ref.init_params(784, 2.5, 10), ValueError, "at least two integers"),
+    (lambda: ref.forward(np.ones((784, 5)), ref.init_params(784, 4, 10)), ValueError, "looks transposed"),
+    (lambda: ref.forward(np.ones(784), ref.init_params(784, 4, 10)), ValueError, r"shape \(D, 784\)"),
+    (lambda: ref.backward(np.ones((2, 4)), np.array([1, 2]), ref.init_params(4, 3, 10),
+                          ref.forward(np.ones((2, 4)), ref.init_params(4, 3, 10))), ValueError, "one-hot"),
+    (lambda: ref.evaluate(np.ones((2, 4)), np.array([1, 12]), ref.init_params(4, 3, 10)), ValueError, "12"),
+])
+def test_bad_inputs_to_the_network_and_the_checker(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=0), "epochs must be an integer >= 1"),
+    (dict(epochs=2.5), "epochs must be an integer >= 1"),
+    (dict(lr=float("nan")), "finite number > 0"),
+    (dict(lr=-0.1), "finite number > 0"),
+    (dict(lr="fast"), "must be a number"),
+    (dict(batch_size=0), "batch_size must be an integer >= 1 .use batch_size=None"),
+    (dict(batch_size=-5), "batch_size must be an integer >= 1"),
+    (dict(batch_size=32.0), "batch_size must be an integer >= 1"),
+])
+def test_the_numpy_training_loop_rejects_bad_settings(kwargs, message):
+    ds = load_sample()
+    args = dict(epochs=1, lr=0.1, batch_size=64) | kwargs
+    with pytest.raises(ValueError, match=message):
+        ref.train(ref.init_params(784, 4, 10), ds, progress=False, **args)
+
+
+def test_the_numpy_training_loop_rejects_labels_out_of_range():
+    ds = load_sample()
+    bad = Dataset(ds.x_train[:50], ds.y_train[:50], ds.x_test[:10], ds.y_test[:10], "sample")
+    p = ref.init_params(784, 4, 3)  # three outputs, but labels go up to 9
+    with pytest.raises(ValueError, match="ds.y_train"):
+        ref.train(p, bad, epochs=1, lr=0.1, progress=False)
 
 
 def test_framework_checks_pass_on_right_models_and_fail_on_wrong_ones(capsys):

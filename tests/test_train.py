@@ -19,7 +19,7 @@ def small():
 
 def test_mlp_shapes_activations_and_parameter_count():
     model = train.mlp([784, 64, 32, 10], activation="tanh", dropout=0.2)
-    assert train.count_params(model) == 52650  # seed 003's reference network
+    assert train.count_params(model) == 52650  # the PSL lecture's reference network
     assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 2
     assert sum(isinstance(m, torch.nn.Dropout) for m in model) == 2
     with pytest.raises(ValueError, match="activation must be one of"):
@@ -29,23 +29,23 @@ def test_mlp_shapes_activations_and_parameter_count():
 def test_fit_learns_and_records_a_full_history(small):
     torch.manual_seed(0)
     h = train.fit(train.mlp([784, 64, 10]), small, epochs=6, lr=0.1, batch_size=32)
-    assert h["epoch"] == [1, 2, 3, 4, 5, 6] and not h["diverged"]
-    assert h["test_acc"][-1] > 0.8 and h["train_loss"][-1] < h["train_loss"][0]  # chance is 0.1
-    assert all(b > a for a, b in zip(h["seconds"], h["seconds"][1:]))
+    assert h.epoch == [1, 2, 3, 4, 5, 6] and not h.diverged
+    assert h.test_acc[-1] > 0.8 and h.train_loss[-1] < h.train_loss[0]  # chance is 0.1
+    assert all(b > a for a, b in zip(h.seconds, h.seconds[1:]))
 
 
 def test_fit_is_seeded(small):
     runs = []
     for _ in range(2):
         torch.manual_seed(3)
-        runs.append(train.fit(train.mlp([784, 32, 10]), small, epochs=2, lr=0.1)["test_loss"])
+        runs.append(train.fit(train.mlp([784, 32, 10]), small, epochs=2, lr=0.1).test_loss)
     assert runs[0] == runs[1]
 
 
 def test_a_diverging_rate_is_flagged_not_raised(small, recwarn):
     torch.manual_seed(0)
     h = train.fit(train.mlp([784, 64, 10]), small, epochs=5, lr=50.0, batch_size=32)
-    assert h["diverged"] and len(h["epoch"]) < 5
+    assert h.diverged and len(h.epoch) < 5
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
@@ -54,10 +54,10 @@ def test_early_stopping_restores_the_best_validation_epoch(small):
     model = train.mlp([784, 128, 10])
     val = (small.x_test, small.y_test)
     h = train.fit(model, small, epochs=40, lr=0.5, batch_size=16, val=val, patience=2)
-    best = h["best_epoch"]
-    assert best == int(np.argmax(h["val_acc"])) + 1
-    assert len(h["epoch"]) <= best + 2
-    assert train.evaluate(model, *val)[1] == pytest.approx(h["val_acc"][best - 1])
+    best = h.best_epoch
+    assert best == int(np.argmax(h.val_acc)) + 1
+    assert len(h.epoch) <= best + 2
+    assert train.evaluate(model, *val)[1] == pytest.approx(h.val_acc[best - 1])
 
 
 def test_early_stopping_needs_a_validation_set(small):
@@ -67,7 +67,7 @@ def test_early_stopping_needs_a_validation_set(small):
 
 def test_time_budget_stops_training(small):
     h = train.fit(train.mlp([784, 32, 10]), small, epochs=1000, lr=0.01, batch_size=1, time_budget=0.3)
-    assert h["seconds"][-1] < 2.0 and len(h["epoch"]) < 1000
+    assert h.seconds[-1] < 2.0 and len(h.epoch) < 1000
 
 
 def test_full_batch_and_weight_decay(small):
@@ -82,23 +82,26 @@ def test_full_batch_and_weight_decay(small):
 
 
 def test_torch_twin_computes_the_reference_forward_pass(small):
-    params = ref.init_params([784, 32, 16, 10], seed=2)
+    params = ref.init_params(784, 32, 16, 10, seed=2)
     model = train.torch_from_reference(params)
     logits = model(torch.from_numpy(small.x_test)).detach().numpy()
-    probs = ref.forward(params, small.x_test)[1][-1]
+    probs = ref.forward(small.x_test, params)[-1]
     assert np.allclose(ref.softmax(logits), probs, atol=1e-6)
 
 
 def test_all_three_tools_train_identically_from_the_same_start(small):
     pytest.importorskip("tensorflow")
-    params = ref.init_params([784, 32, 10], seed=0)
-    h_np = ref.train({k: v.copy() for k, v in params.items()}, small, 2, 0.1, 50, progress=False)
-    h_torch = train.fit(train.torch_from_reference(params), small, 2, 0.1, 50)
-    h_keras = train.fit_keras(train.keras_from_reference(params), small, 2, 0.1, 50)
+    params = ref.init_params(784, 32, 10, seed=0)
+    before = [p.copy() for p in params]
+    h_np, h_keras, h_torch = (train.run(tool, params, small, 2, 0.1, 50)
+                              for tool in ("numpy", "keras", "torch"))
+    assert all(np.array_equal(p, q) for p, q in zip(params, before))  # run() trains a copy
     for h in (h_torch, h_keras):
-        assert h["epoch"] == [1, 2]
-        assert np.allclose(h["test_loss"], h_np["test_loss"], atol=1e-4)
-        assert np.allclose(h["test_acc"], h_np["test_acc"], atol=0.005)
+        assert h.epoch == [1, 2] and not h.diverged
+        assert np.allclose(h.test_loss, h_np.test_loss, atol=1e-4)
+        assert np.allclose(h.test_acc, h_np.test_acc, atol=0.005)
+    with pytest.raises(ValueError, match="tool must be one of numpy, keras, torch"):
+        train.run("jax", params, small, 1, 0.1)
 
 
 def test_seeding_before_the_first_model_gives_the_same_weights(tmp_path):
@@ -113,3 +116,58 @@ def test_seeding_before_the_first_model_gives_the_same_weights(tmp_path):
             "print(bool((a == b).all()))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT)
     assert out.stdout.strip() == "True", out.stderr[-1000:]
+
+
+# --- divergence: one rule for PyTorch, Keras and NumPy ------------------------------------------
+
+
+@pytest.mark.parametrize("tool", ["numpy", "keras", "torch"])
+def test_every_tool_flags_a_diverging_rate_the_same_way(small, tool):
+    """lr=100: Keras used to end with a loss of 58.6 and diverged=False."""
+    if tool == "keras":
+        pytest.importorskip("tensorflow")
+    h = train.run(tool, ref.init_params(784, 64, 10, seed=0), small, epochs=4, lr=100.0, batch_size=32)
+    assert h.diverged and len(h.epoch) < 4
+
+
+@pytest.mark.parametrize("tool", ["numpy", "keras", "torch"])
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lr=float("nan")), "finite number > 0"),
+    (dict(lr=0.0), "finite number > 0"),
+    (dict(epochs=0), "epochs must be an integer >= 1"),
+    (dict(batch_size=0), "batch_size must be an integer >= 1"),
+])
+def test_every_tool_rejects_bad_settings(small, tool, kwargs, message):
+    if tool == "keras":
+        pytest.importorskip("tensorflow")
+    args = dict(epochs=1, lr=0.1, batch_size=32) | kwargs
+    with pytest.raises(ValueError, match=message):
+        train.run(tool, ref.init_params(784, 8, 10), small, **args)
+
+
+@pytest.mark.parametrize("tool", ["numpy", "keras", "torch"])
+@pytest.mark.parametrize("labels, message", [
+    (lambda y: y + 3, "outside|0..9|between"),  # 10, 11, 12 appear
+    (lambda y: y - 1, "-1"),
+    (lambda y: y + 0.5, "integer"),
+])
+def test_every_tool_rejects_bad_labels_before_training(small, tool, labels, message):
+    """Labels out of range with XLA used to give a NaN loss and 0.10 accuracy, silently."""
+    if tool == "keras":
+        pytest.importorskip("tensorflow")
+    bad = Dataset.__new__(Dataset)  # skip Dataset's own validation: the loop must check too
+    bad.__dict__.update(x_train=small.x_train, y_train=labels(small.y_train), x_test=small.x_test,
+                        y_test=small.y_test, source="sample", name="mnist")
+    with pytest.raises(ValueError, match=message):
+        train.run(tool, ref.init_params(784, 8, 10), bad, epochs=1, lr=0.1, batch_size=32)
+
+
+def test_fit_rejects_bad_study_settings(small):
+    model = train.mlp([784, 8, 10])
+    val = (small.x_test, small.y_test)
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        train.fit(model, small, 1, 0.1, val=val, patience=0)
+    with pytest.raises(ValueError, match="time_budget"):
+        train.fit(model, small, 1, 0.1, time_budget=-1)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        train.fit(model, small, 1, 0.1, optimizer="sgdd")

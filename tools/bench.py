@@ -10,8 +10,8 @@ pixels: speed does not depend on the pictures). Each tool runs in its own
 process, one after the other, so they do not compete for the cores. The first
 epoch is a warm-up (it includes Keras's XLA compilation); the next ``--epochs``
 (default 5) are timed. Epoch time = training only, as recorded by the same
-training functions the notebooks use (``utils.reference.train``,
-``utils.train.fit``, ``utils.train.fit_keras``). It prints medians, spread
+training entry point notebook 07 uses (``utils.train.run``, which calls
+``utils.reference.train``, ``utils.train.fit`` and ``utils.train.fit_keras``). It prints medians, spread
 (min-max) and the ratio to PyTorch, and compares each implementation's FLOP rate
 with the machine's float32 matrix-product rate measured in the same run.
 
@@ -32,10 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from utils.measure import epoch_flops, matmul_rate  # noqa: E402
+from utils.measure import epoch_flops, matmul_rate
 
 TOOLS = ("numpy", "torch", "keras")
 SPEED_CONFIGS = [(b, h) for h in (128, 512) for b in (64, 128, 512)]
@@ -57,16 +54,11 @@ def _synthetic(n_train: int):
                    rng.random((1000, 784), dtype=np.float32), rng.integers(0, 10, 1000), "synthetic")
 
 
-def _train(tool: str, sizes, ds, epochs: int, lr: float, batch_size: int, seed: int = 0) -> dict:
+def _train(tool: str, sizes, ds, epochs: int, lr: float, batch_size: int, seed: int = 0):
     from utils import config, reference, train
 
     config.seed_everything(seed)
-    params = reference.init_params(sizes, seed=seed)
-    if tool == "numpy":
-        return reference.train(params, ds, epochs, lr, batch_size, seed=seed, progress=False)
-    if tool == "torch":
-        return train.fit(train.torch_from_reference(params), ds, epochs, lr, batch_size, seed=seed)
-    return train.fit_keras(train.keras_from_reference(params), ds, epochs, lr, batch_size, seed=seed)
+    return train.run(tool, reference.init_params(*sizes, seed=seed), ds, epochs, lr, batch_size, seed=seed)
 
 
 def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dict]:
@@ -79,7 +71,7 @@ def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dic
         ds = _synthetic(n_train)
         for batch, hidden in configs:
             h = _train(tool, [784, hidden, 10], ds, epochs + 1, 0.01, batch)
-            epoch_times = np.diff([0.0] + h["seconds"])[1:]  # drop the warm-up epoch
+            epoch_times = np.diff([0.0] + h.seconds)[1:]  # drop the warm-up epoch
             rows.append(dict(tool=tool, batch=batch, hidden=hidden, epochs=len(epoch_times),
                              median_s=float(np.median(epoch_times)), min_s=float(epoch_times.min()),
                              max_s=float(epoch_times.max())))
@@ -90,11 +82,11 @@ def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dic
         for name, sizes in ACCURACY_NETS.items():
             h = _train(tool, sizes, ds, **ACCURACY_SETTINGS)
             n_test = len(ds.y_test)  # accuracies are counts of images: drop float32's last digits
-            correct = round(h["test_acc"][-1] * n_test)
+            correct = round(h.test_acc[-1] * n_test)
             rows.append(dict(tool=tool, network=name, layers="-".join(map(str, sizes)),
                              test_correct=correct, test_acc=correct / n_test,
-                             best_test_acc=max(h["test_acc"]),
-                             train_acc=h["train_acc"][-1], seconds=h["seconds"][-1],
+                             best_test_acc=max(h.test_acc),
+                             train_acc=h.train_acc[-1], seconds=h.seconds[-1],
                              floor=ACCURACY_FLOORS[name]))
     return rows
 

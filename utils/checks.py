@@ -16,15 +16,29 @@ from utils import reference as ref
 
 def rel_error(a, b) -> float:
     """Relative error ``||a - b|| / (||a|| + ||b||)``: about 1e-7 or less for
-    float64 maths that agree, 1e-2 or more for a wrong formula."""
+    float64 maths that agree, 1e-2 or more for a wrong formula.
+
+    ``a`` and ``b`` must have the same shape: NumPy would otherwise broadcast
+    them (a (3,) against a (3, 1) array compares 9 pairs) and the error would mean nothing."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error compares arrays of the same shape; got {a.shape} and {b.shape}.")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every
-    entry ``i`` of the array ``x`` (changed in place, then restored)."""
+    entry ``i`` of the array ``x`` (changed in place, then restored).
+
+    ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
+    integer array cannot hold ``x + h`` and would give wrong values."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
+                        "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
+    if not float(h) > 0:
+        raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
     grad = np.zeros_like(x, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
@@ -35,6 +49,8 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
         x[i] = old - h
         f_minus = f()
         x[i] = old
+        if np.ndim(f_plus) != 0:
+            raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(f_plus)}.")
         grad[i] = (f_plus - f_minus) / (2 * h)
     return grad
 
@@ -105,35 +121,38 @@ def check_accuracy(accuracy):
 
 
 def _small_problem(seed=4, n=16, n_in=20, n_hidden=12, n_out=10):
+    """``[W0, b0, W1, b1]`` (float64, non-zero biases), a batch X and one-hot Y."""
     rng = np.random.default_rng(seed)
-    p = ref.init_params([n_in, n_hidden, n_out], seed=seed, dtype=np.float64)
-    p["b0"] = 0.1 * rng.standard_normal(n_hidden)
-    p["b1"] = 0.1 * rng.standard_normal(n_out)
+    p = ref.init_params(n_in, n_hidden, n_out, seed=seed, dtype=np.float64)
+    p[1] = 0.1 * rng.standard_normal(n_hidden)
+    p[3] = 0.1 * rng.standard_normal(n_out)
     X = rng.random((n, n_in))
     Y = np.eye(n_out)[rng.integers(0, n_out, n)]
     return p, X, Y
 
 
 def check_forward(forward):
+    """``forward(X, params)`` must return ``(z0, a0, z1, a1)`` as the reference does."""
     p, X, _ = _small_problem()
-    got = forward(X, p["W0"], p["b0"], p["W1"], p["b1"])
+    got = forward(X, [q.copy() for q in p])
     if got is None or len(got) != 4:
         _fail("forward", "should return the four arrays (z0, a0, z1, a1).", "return z0, a0, z1, a1")
-    z, a = ref.forward(p, X)
+    expected = ref.forward(X, p)
     hint = "z0 = X @ W0 + b0, a0 = relu(z0), z1 = a0 @ W1 + b1, a1 = softmax(z1)."
-    for name, g, e in zip(("z0", "a0", "z1", "a1"), got, (z[0], a[0], z[1], a[1])):
+    for name, g, e in zip(("z0", "a0", "z1", "a1"), got, expected):
         _compare(f"forward ({name})", g, e, hint)
     _passed("forward", 4)
 
 
 def check_backward(backward):
+    """``backward(X, Y, params, outputs)`` must return ``(dW0, db0, dW1, db1)``."""
     p, X, Y = _small_problem()
-    z, a = ref.forward(p, X)
-    got = backward(X, Y, p["W1"], z[0], a[0], a[1])
+    outputs = ref.forward(X, p)
+    got = backward(X, Y, [q.copy() for q in p], tuple(o.copy() for o in outputs))
     if got is None or len(got) != 4:
         _fail("backward", "should return the four gradients (dW0, db0, dW1, db1).",
               "return dW0, db0, dW1, db1")
-    expected = ref.backward(p, X, Y, z, a)
+    expected = dict(zip(("W0", "b0", "W1", "b1"), ref.backward(X, Y, p, outputs)))
     hints = {
         "dW1": "delta1 = a1 - Y; dW1 = a0.T @ delta1 / D (the average over the D samples).",
         "db1": "db1 = delta1 summed over the samples (axis 0), divided by D.",
@@ -158,9 +177,9 @@ def check_keras_one_hidden_layer(build):
     if [d.units for d in dense] != [7, 10]:
         _fail("one_hidden_layer", f"has Dense layers of {[d.units for d in dense]} units, expected [7, 10].",
               "one hidden Dense layer of n_hidden units, then one of 10 units.")
-    for d, L in zip(dense, (0, 1)):
-        d.set_weights([p[f"W{L}"].astype("float32"), p[f"b{L}"].astype("float32")])
-    expected = ref.forward(p, X)[1][-1]
+    for d, W, b in zip(dense, p[::2], p[1::2]):
+        d.set_weights([W.astype("float32"), b.astype("float32")])
+    expected = ref.forward(X, p)[-1]
     _compare("one_hidden_layer", model(X.astype("float32")).numpy(), expected,
              "hidden layer with activation='relu', output layer with activation='softmax'.", tol=1e-5)
     _passed("one_hidden_layer", 2)
@@ -173,15 +192,15 @@ def check_two_layer_net(TwoLayerNet):
     p, X, _ = _small_problem(n_hidden=7)
     net = TwoLayerNet(X.shape[1], 7, 10)
     with torch.no_grad():
-        net.linear1.weight.copy_(torch.from_numpy(p["W0"].T))
-        net.linear1.bias.copy_(torch.from_numpy(p["b0"]))
-        net.linear2.weight.copy_(torch.from_numpy(p["W1"].T))
-        net.linear2.bias.copy_(torch.from_numpy(p["b1"]))
+        net.linear1.weight.copy_(torch.from_numpy(p[0].T))
+        net.linear1.bias.copy_(torch.from_numpy(p[1]))
+        net.linear2.weight.copy_(torch.from_numpy(p[2].T))
+        net.linear2.bias.copy_(torch.from_numpy(p[3]))
     net.double()
     out = net(torch.from_numpy(X))
     if out is None:
         _fail("TwoLayerNet.forward", "returned None.", "return y_pred")
     logits = out.detach().numpy()
-    _compare("TwoLayerNet.forward", ref.softmax(logits), ref.forward(p, X)[1][-1],
+    _compare("TwoLayerNet.forward", ref.softmax(logits), ref.forward(X, p)[-1],
              "y_pred = linear2(linear1(x).clamp(min=0)); return the logits, without softmax.")
     _passed("TwoLayerNet.forward", 1)

@@ -1,14 +1,17 @@
 """The course's recurring figures, each with a title, labelled axes and units.
 
-A *history* is a dict of equal-length lists, as returned by the training loops:
-``epoch``, ``seconds`` (cumulative wall time), ``train_loss``, ``test_loss``,
-``train_acc``, ``test_acc`` (``val_*`` keys are drawn too when present).
+A *history* is the :class:`utils.history.History` every training loop returns:
+per epoch ``epoch``, ``seconds`` (cumulative training time), ``train_loss``,
+``test_loss``, ``train_acc``, ``test_acc`` (``val_*`` are drawn too when present).
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from utils.data import check_labels
+from utils.history import History
 
 
 def show_digits(x, y, pred=None, n: int = 20, cols: int = 10, title: str = "Digits and their labels",
@@ -33,20 +36,25 @@ def show_digits(x, y, pred=None, n: int = 20, cols: int = 10, title: str = "Digi
 def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curves"):
     """Loss and accuracy, train (solid) and test (dashed), for one or several runs.
 
-    ``histories`` maps a run's name to its history; ``x`` is ``"epoch"`` or
-    ``"seconds"`` (wall time, to compare methods at equal cost).
+    ``histories`` is one History, or a dict mapping a run's name to its History;
+    ``x`` is ``"epoch"`` or ``"seconds"`` (wall time, to compare methods at equal cost).
     """
-    if "train_loss" in histories:  # a single history
+    if isinstance(histories, History):
         histories = {"": histories}
+    if x not in ("epoch", "seconds"):
+        raise ValueError(f"x must be 'epoch' or 'seconds'; got {x!r}.")
+    for name, h in histories.items():
+        if not isinstance(h, History):
+            raise TypeError(f"run {name!r}: expected a utils.history.History, got {type(h).__name__}.")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i}"
-        xs = h[x]
+        xs = getattr(h, x)
         prefix = f"{name} " if name else ""
         for split, style in (("train", "-"), ("val", ":"), ("test", "--")):
-            if f"{split}_loss" in h:
-                ax_loss.plot(xs, h[f"{split}_loss"], style, color=color, label=f"{prefix}{split}")
-                ax_acc.plot(xs, h[f"{split}_acc"], style, color=color, label=f"{prefix}{split}")
+            if getattr(h, f"{split}_loss"):
+                ax_loss.plot(xs, getattr(h, f"{split}_loss"), style, color=color, label=f"{prefix}{split}")
+                ax_acc.plot(xs, getattr(h, f"{split}_acc"), style, color=color, label=f"{prefix}{split}")
     xlabel = {"epoch": "epoch", "seconds": "training time (s)"}.get(x, x)
     ax_loss.set(title="Loss (cross-entropy)", xlabel=xlabel, ylabel="mean loss (nats)")
     ax_acc.set(title="Accuracy", xlabel=xlabel, ylabel="accuracy (fraction correct)")
@@ -60,8 +68,12 @@ def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curve
 
 def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
     """Counts: row = true class, column = predicted class."""
+    y_true = check_labels(y_true, n_classes, "y_true")
+    y_pred = check_labels(y_pred, n_classes, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}; they must match.")
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    np.add.at(cm, (y_true, y_pred), 1)
     return cm
 
 

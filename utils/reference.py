@@ -1,7 +1,7 @@
 """The reference NumPy network: the lecture's equations, in one page.
 
-Notation (lecture, section IV-V): layers ``L = 0 .. H``; ``W^L`` is the
-``M x N`` matrix from layer ``L-1`` (M neurons) to layer ``L`` (N neurons);
+Notation (Ruppin's Lyon lecture): layers ``L = 0 .. H``; ``W^L`` is the ``M x N``
+matrix from layer ``L-1`` (M neurons) to layer ``L`` (N neurons);
 ``z^L = (W^L)^T a^{L-1} + b^L``, ``a^L = h(z^L)`` with ReLU hidden layers and a
 softmax output; ``delta^H = a^H - y``, ``delta^L = h'(z^L) * W^{L+1} delta^{L+1}``,
 ``dJ/dW^L = a^{L-1} (delta^L)^T``, ``dJ/db^L = delta^L``.
@@ -9,17 +9,26 @@ softmax output; ``delta^H = a^H - y``, ``delta^L = h'(z^L) * W^{L+1} delta^{L+1}
 In code the samples of a batch are the *rows* of ``X`` (shape ``D x 784``), so
 the column-vector formula ``z = W^T a + b`` becomes ``Z = A_prev @ W + b``.
 
-Notebook 01 writes this network step by step; this module is what its
-self-checks compare against, and what notebooks 02, 03 and 07 reuse.
+The API is the one notebook 01 teaches, for any number of layers:
+
+    params = init_params(784, 256, 10, seed=0)      # [W0, b0, W1, b1]
+    outputs = forward(X, params)                    # (z0, a0, z1, a1)
+    grads = backward(X, Y, params, outputs)         # (dW0, db0, dW1, db1)
+    sgd_step(params, grads, lr)
+
+Notebook 01 writes the one-hidden-layer case step by step; this module is what
+its self-checks compare against, and what notebooks 02, 03 and 07 reuse.
 """
 
 from __future__ import annotations
 
+import numbers
 import time
 
 import numpy as np
 
-from utils.data import iterate_minibatches, one_hot
+from utils.data import check_labels, iterate_minibatches, one_hot
+from utils.history import History, check_training_args
 
 
 def relu(z):
@@ -46,87 +55,119 @@ def accuracy(a, y):
     return float(np.mean(np.argmax(a, axis=1) == y))
 
 
-def init_params(sizes, seed: int = 0, dtype=np.float32) -> dict:
-    """``W0, b0, W1, b1, ...`` for layer sizes such as ``[784, 128, 10]``.
+def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
+    """``[W0, b0, W1, b1, ...]`` for layer sizes such as ``init_params(784, 128, 10)``.
 
     Weights are drawn from N(0, 2/M) (He initialisation, suited to ReLU: the
     variance of z stays about the same from layer to layer); biases start at 0.
     """
+    if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral):
+        raise ValueError(f"give the layer sizes as separate numbers, init_params(784, 128, 10); "
+                         f"got one argument {sizes[0]!r} (write init_params(*sizes)).")
+    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
+                             for n in sizes):
+        raise ValueError(f"layer sizes must be at least two integers >= 1 (inputs, ..., outputs); "
+                         f"got {sizes!r}.")
     rng = np.random.default_rng(seed)
-    params = {}
-    for L, (M, N) in enumerate(zip(sizes[:-1], sizes[1:])):
-        params[f"W{L}"] = (rng.standard_normal((M, N)) * np.sqrt(2.0 / M)).astype(dtype)
-        params[f"b{L}"] = np.zeros(N, dtype=dtype)
+    params = []
+    for M, N in zip(sizes[:-1], sizes[1:]):
+        params.append((rng.standard_normal((M, N)) * np.sqrt(2.0 / M)).astype(dtype))  # W^L
+        params.append(np.zeros(N, dtype=dtype))  # b^L
     return params
 
 
-def forward(params: dict, X):
-    """Lists ``z[L]`` and ``a[L]`` for ``L = 0 .. H``; ``a[H]`` are the probabilities."""
+def layer_sizes(params) -> list:
+    """``[784, 128, 10]`` for ``[W0, b0, W1, b1]``."""
+    return [params[0].shape[0]] + [W.shape[1] for W in params[::2]]
+
+
+def _check_input(X, params) -> None:
+    X_shape = np.shape(X)
+    n_in = params[0].shape[0]
+    if len(X_shape) != 2 or X_shape[1] != n_in:
+        transposed = len(X_shape) == 2 and X_shape[0] == n_in
+        raise ValueError(f"X has shape {X_shape}; the network expects one sample per row, shape (D, {n_in})"
+                         + (": it looks transposed (samples are rows here, use X, not X.T)."
+                            if transposed else "."))
+
+
+def forward(X, params) -> tuple:
+    """``(z0, a0, z1, a1, ...)`` for a batch ``X`` (one sample per row); the last
+    ``a`` holds the probabilities (softmax), the hidden layers use ReLU."""
+    _check_input(X, params)
     H = len(params) // 2 - 1
-    z, a = [], []
-    a_prev = X
+    outputs = []
+    a = X
     for L in range(H + 1):
-        z.append(a_prev @ params[f"W{L}"] + params[f"b{L}"])
-        a.append(softmax(z[L]) if L == H else relu(z[L]))
-        a_prev = a[L]
-    return z, a
+        z = a @ params[2 * L] + params[2 * L + 1]
+        a = softmax(z) if L == H else relu(z)
+        outputs += [z, a]
+    return tuple(outputs)
 
 
-def backward(params: dict, X, Y, z, a) -> dict:
-    """Gradients of the batch-mean loss, from delta^H = a^H - y down to layer 0."""
+def backward(X, Y, params, outputs) -> tuple:
+    """``(dW0, db0, dW1, db1, ...)``: gradients of the batch-mean loss, from
+    ``delta^H = a^H - y`` down to layer 0 (same order as ``params``)."""
     H = len(params) // 2 - 1
-    grads = {}
-    delta = (a[H] - Y) / len(X)  # the 1/D of the average, applied once
+    if np.shape(Y) != np.shape(outputs[-1]):
+        raise ValueError(f"Y has shape {np.shape(Y)} but the network outputs {np.shape(outputs[-1])}: "
+                         "Y must be one-hot, one row per sample (utils.data.one_hot).")
+    grads = [None] * len(params)
+    delta = (outputs[-1] - Y) / len(X)  # the 1/D of the average, applied once
     for L in range(H, -1, -1):
-        a_prev = X if L == 0 else a[L - 1]
-        grads[f"W{L}"] = a_prev.T @ delta
-        grads[f"b{L}"] = delta.sum(axis=0)
+        a_prev = X if L == 0 else outputs[2 * L - 1]
+        grads[2 * L] = a_prev.T @ delta
+        grads[2 * L + 1] = delta.sum(axis=0)
         if L > 0:
-            delta = (delta @ params[f"W{L}"].T) * relu_prime(z[L - 1])
-    return grads
+            delta = (delta @ params[2 * L].T) * relu_prime(outputs[2 * L - 2])
+    return tuple(grads)
 
 
-def sgd_step(params: dict, grads: dict, lr: float) -> None:
-    for name in params:
-        params[name] -= lr * grads[name]
+def sgd_step(params, grads, lr: float) -> None:
+    """``theta <- theta - lr * gradient`` for every parameter, in place."""
+    for p, g in zip(params, grads):
+        p -= lr * g
 
 
-def evaluate(params: dict, X, y, chunk: int = 10000):
+def evaluate(X, y, params, chunk: int = 10000) -> tuple[float, float]:
     """(mean loss, accuracy) over a data set, in chunks to bound memory."""
+    y = check_labels(y, params[-1].shape[0])
     loss = correct = 0.0
     for start in range(0, len(X), chunk):
         xb, yb = X[start:start + chunk], y[start:start + chunk]
-        probs = forward(params, xb)[1][-1]
+        probs = forward(xb, params)[-1]
         loss += cross_entropy(probs, one_hot(yb, probs.shape[1])) * len(xb)
         correct += accuracy(probs, yb) * len(xb)
     return loss / len(X), correct / len(X)
 
 
-def train(params: dict, ds, epochs: int, lr: float, batch_size: int | None = 128,
-          seed: int = 0, progress: bool = True) -> dict:
-    """Mini-batch SGD (``batch_size=None``: full-batch gradient descent).
+def train(params, ds, epochs: int, lr: float, batch_size: int | None = 128,
+          seed: int = 0, progress: bool = True) -> History:
+    """Mini-batch SGD on ``ds`` (``batch_size=None``: full-batch gradient descent).
 
-    Returns the history: per epoch, train/test loss and accuracy and the
-    cumulative training time in seconds (evaluation excluded).
+    Updates ``params`` in place and returns the :class:`~utils.history.History`.
+    A run whose loss becomes NaN/inf or explodes is stopped and marked diverged.
     """
     from tqdm.auto import trange
 
-    n_out = params[f"b{len(params) // 2 - 1}"].shape[0]
-    history = {k: [] for k in ("epoch", "seconds", "train_loss", "train_acc", "test_loss", "test_acc")}
+    check_training_args(epochs, lr, batch_size)
+    n_out = params[-1].shape[0]
+    y_train = check_labels(ds.y_train, n_out, "ds.y_train")
+    _check_input(ds.x_train, params)
+    history = History()
     elapsed = 0.0
     bar = trange(1, epochs + 1, desc="epochs", disable=not progress, leave=False)
-    for epoch in bar:
-        start = time.perf_counter()
-        for xb, yb in iterate_minibatches(ds.x_train, ds.y_train, batch_size or len(ds.x_train),
-                                          seed=seed + epoch):
-            z, a = forward(params, xb)
-            sgd_step(params, backward(params, xb, one_hot(yb, n_out), z, a), lr)
-        elapsed += time.perf_counter() - start
-        history["epoch"].append(epoch)
-        history["seconds"].append(elapsed)
-        for split, (X, y) in (("train", (ds.x_train, ds.y_train)), ("test", (ds.x_test, ds.y_test))):
-            loss, acc = evaluate(params, X, y)
-            history[f"{split}_loss"].append(loss)
-            history[f"{split}_acc"].append(acc)
-        bar.set_postfix(test_acc=f"{history['test_acc'][-1]:.3f}")
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported, not warned
+        for epoch in bar:
+            start = time.perf_counter()
+            for xb, yb in iterate_minibatches(ds.x_train, y_train, batch_size or len(ds.x_train),
+                                              seed=seed + epoch):
+                outputs = forward(xb, params)
+                sgd_step(params, backward(xb, one_hot(yb, n_out), params, outputs), lr)
+            elapsed += time.perf_counter() - start
+            history.record(epoch, elapsed, train=evaluate(ds.x_train, y_train, params),
+                           test=evaluate(ds.x_test, ds.y_test, params))
+            bar.set_postfix(test_acc=f"{history.test_acc[-1]:.3f}")
+            if history.diverged:
+                break
     return history

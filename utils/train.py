@@ -2,10 +2,11 @@
 ``tools/bench.py``. Notebooks 01-03 write their loops out for teaching; this is
 the same thing, once, with the options the studies need.
 
-Every function returns a *history*, the dict :mod:`utils.plots` draws: per
-epoch ``epoch``, ``seconds`` (cumulative training time, evaluation excluded),
-``train_loss``, ``train_acc``, ``test_loss``, ``test_acc`` (and ``val_*`` when
-a validation set is given), plus ``diverged`` and ``best_epoch``.
+Every loop returns a :class:`utils.history.History` and stops a run whose loss
+becomes NaN, infinite or explodes (``utils.history.is_diverged``, one rule for
+NumPy, PyTorch and Keras), marking it ``diverged`` instead of crashing.
+:func:`run` trains any of the three tools from the same NumPy weights: notebook 07
+and ``tools/bench.py`` share it.
 
 PyTorch runs the studies. Per epoch of 60,000 images the two frameworks are
 level on these 2-core CPUs (784-128-10, batch 128: 0.35 s each in
@@ -22,25 +23,13 @@ import math
 import time
 
 import numpy as np
-import torch  # at import time, so that config.seed_everything() seeds it before any mlp() is built
+import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.data import batch_indices
-
-#: Loss above which a run counts as diverged: ten times the loss of a uniform
-#: guess over 10 classes (ln 10 = 2.3). NaN and inf count too.
-DIVERGED_LOSS = 10 * math.log(10)
-
-
-def _new_history(with_val: bool) -> dict:
-    keys = ["epoch", "seconds", "train_loss", "train_acc", "test_loss", "test_acc"]
-    if with_val:
-        keys += ["val_loss", "val_acc"]
-    history = {k: [] for k in keys}
-    history.update(diverged=False, best_epoch=None)
-    return history
-
+from utils import reference
+from utils.data import batch_indices, check_labels
+from utils.history import History, check_training_args, is_diverged
 
 # --- PyTorch ------------------------------------------------------------------------
 
@@ -73,18 +62,15 @@ def count_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def torch_from_reference(params: dict):
-    """A PyTorch MLP holding the reference network's weights (``nn.Linear``
-    stores ``W^T``: out x in)."""
-
-    n_layers = len(params) // 2
-    sizes = [params["W0"].shape[0]] + [params[f"W{L}"].shape[1] for L in range(n_layers)]
-    model = mlp(sizes)
+def torch_from_reference(params):
+    """A PyTorch MLP holding the reference network's weights ``[W0, b0, W1, b1, ...]``
+    (``nn.Linear`` stores ``W^T``: out x in)."""
+    model = mlp(reference.layer_sizes(params))
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
-        for L, lin in enumerate(linears):
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[f"W{L}"].T)))
-            lin.bias.copy_(torch.from_numpy(params[f"b{L}"]))
+        for lin, W, b in zip(linears, params[::2], params[1::2]):
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            lin.bias.copy_(torch.from_numpy(np.asarray(b)))
     return model
 
 
@@ -104,8 +90,8 @@ def _evaluate_torch(model, X, y, chunk: int = 10000):
 def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: int = 0,
         weight_decay: float = 0.0, momentum: float = 0.0, optimizer: str = "sgd",
         val: tuple | None = None, patience: int | None = None, time_budget: float | None = None,
-        progress: bool = False, device: str | None = None) -> dict:
-    """Train a PyTorch ``model`` with (mini-batch) SGD on ``ds``; return its history.
+        progress: bool = False, device: str | None = None) -> History:
+    """Train a PyTorch ``model`` with (mini-batch) SGD on ``ds``; return its History.
 
     - ``batch_size=None``: full-batch gradient descent; 1: single-sample SGD.
     - ``weight_decay``: L2 penalty (``lambda_2 / 2 * ||W||^2`` added to the loss).
@@ -114,29 +100,35 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
     - ``patience``: early stopping; stop after ``patience`` epochs without a
       better validation accuracy and restore the best weights.
     - ``time_budget``: stop once this many seconds of training have passed.
-    - A run whose loss becomes NaN/inf or exceeds :data:`DIVERGED_LOSS` is
+    - A run whose loss becomes NaN/inf or exceeds the divergence threshold is
       stopped and marked ``diverged`` instead of crashing.
     """
-
+    check_training_args(epochs, lr, batch_size)
     if patience is not None and val is None:
         raise ValueError("early stopping (patience) needs a validation set: pass val=(x_val, y_val).")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be an integer >= 1 (epochs without improvement); got {patience!r}.")
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError(f"time_budget must be a number of seconds > 0; got {time_budget!r}.")
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
+    n_out = _n_outputs(model)
 
-    def tensors(x, y):
-        return torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+    def tensors(x, y, name):
+        return (torch.as_tensor(x, device=device),
+                torch.as_tensor(check_labels(y, n_out, name), device=device))
 
-    Xtr, ytr = tensors(ds.x_train, ds.y_train)
-    Xte, yte = tensors(ds.x_test, ds.y_test)
-    Xva, yva = tensors(*val) if val is not None else (None, None)
+    Xtr, ytr = tensors(ds.x_train, ds.y_train, "ds.y_train")
+    Xte, yte = tensors(ds.x_test, ds.y_test, "ds.y_test")
+    Xva, yva = tensors(*val, "val labels") if val is not None else (None, None)
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     else:
-        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
-    history = _new_history(val is not None)
+    history = History()
     best_acc, best_state, waited, elapsed = -1.0, None, 0, 0.0
     epochs_iter = range(1, epochs + 1)
     if progress:
@@ -149,8 +141,8 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         for idx in batch_indices(len(Xtr), batch_size or len(Xtr), seed=seed + epoch):
             idx = torch.from_numpy(idx).to(device)
             loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
-            if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
-                history["diverged"] = True
+            if is_diverged(loss.item()):
+                history.diverged = True
                 break
             opt.zero_grad()
             loss.backward()
@@ -158,22 +150,17 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
             if time_budget is not None and elapsed + time.perf_counter() - start > time_budget:
                 break
         elapsed += time.perf_counter() - start
-        if history["diverged"]:
+        if history.diverged:
             break
-        for split, X, y in (("train", Xtr, ytr), ("test", Xte, yte), ("val", Xva, yva)):
-            if X is not None:
-                loss_value, acc = _evaluate_torch(model, X, y)
-                history[f"{split}_loss"].append(loss_value)
-                history[f"{split}_acc"].append(acc)
-        history["epoch"].append(epoch)
-        history["seconds"].append(elapsed)
-        if not math.isfinite(history["train_loss"][-1]) or history["train_loss"][-1] > DIVERGED_LOSS:
-            history["diverged"] = True
+        history.record(epoch, elapsed, train=_evaluate_torch(model, Xtr, ytr),
+                       test=_evaluate_torch(model, Xte, yte),
+                       val=_evaluate_torch(model, Xva, yva) if val is not None else None)
+        if history.diverged:
             break
         if val is not None:
-            if history["val_acc"][-1] > best_acc:
-                best_acc, waited = history["val_acc"][-1], 0
-                history["best_epoch"] = epoch
+            if history.val_acc[-1] > best_acc:
+                best_acc, waited = history.val_acc[-1], 0
+                history.best_epoch = epoch
                 if patience is not None:
                     best_state = copy.deepcopy(model.state_dict())
             else:
@@ -187,19 +174,26 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
     return history
 
 
+def _n_outputs(model) -> int:
+    """Number of classes: the size of the model's last Linear layer."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1].out_features if linears else 10
+
+
 def evaluate(model, x, y) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of a PyTorch model on numpy data."""
 
     device = next(model.parameters()).device
+    y = check_labels(y, _n_outputs(model))
     return _evaluate_torch(model, torch.as_tensor(x, device=device), torch.as_tensor(y, device=device))
 
 
 # --- Keras ---------------------------------------------------------------------------
 
 
-def keras_from_reference(params: dict):
-    """A Keras MLP holding the reference network's weights. A Dense kernel has
-    the lecture's shape, M x N (inputs x outputs), like ``W^L``.
+def keras_from_reference(params):
+    """A Keras MLP holding the reference network's weights ``[W0, b0, W1, b1, ...]``.
+    A Dense kernel has the lecture's shape, M x N (inputs x outputs), like ``W^L``.
 
     Like the PyTorch twin, it outputs the logits ``z^H`` and the loss applies the
     softmax (``from_logits=True``), so no probability is clipped to 1e-7 as
@@ -207,18 +201,18 @@ def keras_from_reference(params: dict):
     import keras
 
     n_layers = len(params) // 2
-    layers = [keras.Input((params["W0"].shape[0],))]
+    layers = [keras.Input((params[0].shape[0],))]
     for L in range(n_layers):
-        layers.append(keras.layers.Dense(params[f"W{L}"].shape[1],
+        layers.append(keras.layers.Dense(params[2 * L].shape[1],
                                          activation=None if L == n_layers - 1 else "relu"))
     model = keras.Sequential(layers)
-    for L, dense in enumerate(model.layers):
-        dense.set_weights([params[f"W{L}"], params[f"b{L}"]])
+    for dense, W, b in zip(model.layers, params[::2], params[1::2]):
+        dense.set_weights([W, b])
     return model
 
 
 def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int = 0,
-              jit_compile: bool = True) -> dict:
+              jit_compile: bool = True) -> History:
     """Compile with SGD and call ``model.fit`` once for all epochs, over the
     batches of :func:`utils.data.batch_indices` (the order NumPy and PyTorch use).
 
@@ -227,37 +221,67 @@ def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int
     an epoch of 60,000 images (784-128-10, batch 128, ``model.fit`` on NumPy
     arrays) took 0.88 s with the defaults and 0.48 s with both; fed by ``tf.data``
     as here, ``tools/bench.py`` measures 0.35 s.
+
+    Divergence is judged with the rule of :func:`fit` on the training loss
+    evaluated after each epoch (one execution runs the whole epoch, so there is
+    no earlier point to look): the run then stops and is marked ``diverged``.
     """
     import keras
     import tensorflow as tf
 
+    check_training_args(epochs, lr, batch_size, allow_full_batch=False)
+    n_out = model.output_shape[-1]
+    y_train = check_labels(ds.y_train, n_out, "ds.y_train")
+    y_test = check_labels(ds.y_test, n_out, "ds.y_test")
     n = len(ds.x_train)
     steps = math.ceil(n / batch_size)
     # steps_per_execution must divide the epoch, or the recorded epochs drift.
     model.compile(optimizer=keras.optimizers.SGD(lr),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=jit_compile, steps_per_execution=steps)
-    X, Y = tf.constant(ds.x_train), tf.constant(ds.y_train)
+    X, Y = tf.constant(ds.x_train), tf.constant(y_train)
     order = np.stack([np.concatenate(batch_indices(n, batch_size, seed=seed + e))
                       for e in range(1, epochs + 1)])
     batches = (tf.data.Dataset.from_tensor_slices(order)
                .flat_map(lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
                .map(lambda idx: (tf.gather(X, idx), tf.gather(Y, idx)))
                .prefetch(tf.data.AUTOTUNE))
-    history = _new_history(False)
+    history = History()
 
     class Record(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self.start
-            history["seconds"].append(seconds + (history["seconds"][-1] if history["seconds"] else 0.0))
-            history["epoch"].append(epoch + 1)
-            for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+            seconds = time.perf_counter() - self.start + (history.seconds[-1] if history.seconds else 0.0)
+            figures = []
+            for x, y in ((ds.x_train, y_train), (ds.x_test, y_test)):
                 res = self.model.evaluate(x, y, batch_size=10000, verbose=0, return_dict=True)
-                history[f"{split}_loss"].append(float(res["loss"]))
-                history[f"{split}_acc"].append(float(res["accuracy"]))
+                figures.append((res["loss"], res["accuracy"]))
+            history.record(epoch + 1, seconds, train=figures[0], test=figures[1])
+            if history.diverged or is_diverged((logs or {}).get("loss", 0.0)):
+                history.diverged = True
+                self.model.stop_training = True
 
     model.fit(batches, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Record()])
     return history
+
+
+# --- the three tools, one entry point ---------------------------------------------------
+
+#: The tools notebook 07 and tools/bench.py compare, and their display names.
+TOOLS = {"numpy": "NumPy", "keras": "TensorFlow/Keras", "torch": "PyTorch"}
+
+
+def run(tool: str, params, ds, epochs: int, lr: float, batch_size: int = 64, seed: int = 0) -> History:
+    """Train ``tool`` ("numpy", "keras" or "torch") from a copy of the NumPy weights
+    ``params`` with SGD, over the batches of :func:`utils.data.batch_indices`:
+    same start, same batches, same hyper-parameters for every tool."""
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {tool!r}.")
+    params = [p.copy() for p in params]
+    if tool == "numpy":
+        return reference.train(params, ds, epochs, lr, batch_size, seed=seed, progress=False)
+    if tool == "torch":
+        return fit(torch_from_reference(params), ds, epochs, lr, batch_size, seed=seed)
+    return fit_keras(keras_from_reference(params), ds, epochs, lr, batch_size, seed=seed)
