@@ -1,4 +1,4 @@
-"""Self-checks for the exercises, and the gradient checker.
+"""Self-checks of notebook 01's exercises (the NumPy network).
 
 Each ``check_*`` calls the student's function on seeded random inputs, compares
 it with the reference in :mod:`utils.reference` and either prints one line
@@ -12,47 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from utils import reference as ref
+from utils.checks.core import rel_error
 
-
-def rel_error(a, b) -> float:
-    """Relative error ``||a - b|| / (||a|| + ||b||)``: about 1e-7 or less for
-    float64 maths that agree, 1e-2 or more for a wrong formula.
-
-    ``a`` and ``b`` must have the same shape: NumPy would otherwise broadcast
-    them (a (3,) against a (3, 1) array compares 9 pairs) and the error would mean nothing."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"rel_error compares arrays of the same shape; got {a.shape} and {b.shape}.")
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every
-    entry ``i`` of the array ``x`` (changed in place, then restored).
-
-    ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
-    integer array cannot hold ``x + h`` and would give wrong values."""
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
-                        "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
-    if not float(h) > 0:
-        raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        if np.ndim(f_plus) != 0:
-            raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(f_plus)}.")
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+__all__ = ["check_relu", "check_softmax", "check_cross_entropy", "check_accuracy", "check_forward",
+           "check_backward"]
 
 
 def _fail(name: str, what: str, hint: str):
@@ -162,45 +125,3 @@ def check_backward(backward):
     for name, g in zip(("dW0", "db0", "dW1", "db1"), got):
         _compare(f"backward ({name})", g, expected[name[1:]], hints[name])
     _passed("backward", 4)
-
-
-def check_keras_one_hidden_layer(build):
-    """``build(n_hidden)`` must return a Keras model computing the reference network."""
-    import keras
-
-    p, X, _ = _small_problem(n_in=784, n_hidden=7)
-    model = build(7)
-    if not isinstance(model, keras.Model):
-        _fail("one_hidden_layer", f"returned {type(model).__name__}, not a Keras model.",
-              "return keras.Sequential([keras.Input(shape=(784,)), Dense(...), Dense(...)]).")
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if [d.units for d in dense] != [7, 10]:
-        _fail("one_hidden_layer", f"has Dense layers of {[d.units for d in dense]} units, expected [7, 10].",
-              "one hidden Dense layer of n_hidden units, then one of 10 units.")
-    for d, W, b in zip(dense, p[::2], p[1::2]):
-        d.set_weights([W.astype("float32"), b.astype("float32")])
-    expected = ref.forward(X, p)[-1]
-    _compare("one_hidden_layer", model(X.astype("float32")).numpy(), expected,
-             "hidden layer with activation='relu', output layer with activation='softmax'.", tol=1e-5)
-    _passed("one_hidden_layer", 2)
-
-
-def check_two_layer_net(TwoLayerNet):
-    """``TwoLayerNet(D_in, H, D_out)`` must compute the reference network's logits."""
-    import torch
-
-    p, X, _ = _small_problem(n_hidden=7)
-    net = TwoLayerNet(X.shape[1], 7, 10)
-    with torch.no_grad():
-        net.linear1.weight.copy_(torch.from_numpy(p[0].T))
-        net.linear1.bias.copy_(torch.from_numpy(p[1]))
-        net.linear2.weight.copy_(torch.from_numpy(p[2].T))
-        net.linear2.bias.copy_(torch.from_numpy(p[3]))
-    net.double()
-    out = net(torch.from_numpy(X))
-    if out is None:
-        _fail("TwoLayerNet.forward", "returned None.", "return y_pred")
-    logits = out.detach().numpy()
-    _compare("TwoLayerNet.forward", ref.softmax(logits), ref.forward(X, p)[-1],
-             "y_pred = linear2(linear1(x).clamp(min=0)); return the logits, without softmax.")
-    _passed("TwoLayerNet.forward", 1)

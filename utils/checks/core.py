@@ -1,0 +1,190 @@
+"""The machinery every self-check shares.
+
+A self-check calls the student's function on seeded inputs and compares what
+comes back with the reference. When it disagrees, the check looks for the
+mistakes students commonly make (each one computed from the reference: a
+missing 1/D, softmax over the wrong axis, transposed weights, ...) and names the
+one it recognises. It reports every failing part at once, never prints a line of
+the solution, and raises one ``CheckFailed`` from a frame that holds no
+solution either, so that a student's traceback shows their cell and the message.
+
+    check = Check("softmax")
+    got = check.call(softmax, z)                     # not written yet / crash explained
+    check.compare("softmax(z)", got, expected, mistakes={"over axis 0 (columns)": wrong})
+    check.done()                                     # raises CheckFailed, or prints PASSED
+"""
+
+from __future__ import annotations
+
+import linecache
+import traceback
+
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    """A self-check found a problem; the message says which, and what to look at."""
+
+
+def fail(message: str):
+    """Raise CheckFailed(message): the one place a failing check raises."""
+    raise CheckFailed(message) from None
+
+
+def rel_error(a, b) -> float:
+    """Relative error ``||a - b|| / (||a|| + ||b||)``: about 1e-7 or less for
+    float64 maths that agree, 1e-2 or more for a wrong formula.
+
+    ``a`` and ``b`` must have the same shape: NumPy would otherwise broadcast
+    them (a (3,) against a (3, 1) array compares 9 pairs) and the error would mean nothing."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error compares arrays of the same shape; got {a.shape} and {b.shape}.")
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every
+    entry ``i`` of the array ``x`` (changed in place, then restored).
+
+    ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
+    integer array cannot hold ``x + h`` and would give wrong values."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
+                        "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
+    if not float(h) > 0:
+        raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        f_plus = f()
+        x[i] = old - h
+        f_minus = f()
+        x[i] = old
+        if np.ndim(f_plus) != 0:
+            raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(f_plus)}.")
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+# --- explaining an error raised inside the student's code ---------------------------------
+
+SHAPE_WORDS = ("matmul", "could not be broadcast", "not aligned", "shapes", "size mismatch",
+               "mat1 and mat2", "Incompatible shapes", "Dimensions must be equal")
+ROWS_HINT = ("Samples are rows here: X has shape (D, 784), W0 has shape (784, N), so a layer computes "
+             "A_prev @ W + b, the slide's W^T a + b for all D samples at once. Print the .shape of each "
+             "array on that line to see which one is not what you expect.")
+
+
+def _student_line(err: BaseException) -> str:
+    """The last line of the traceback that is in a notebook cell (the student's own code)."""
+    found = ""
+    for frame in traceback.extract_tb(err.__traceback__):
+        if "ipykernel" in frame.filename or frame.filename.startswith("<"):
+            line = frame.line or linecache.getline(frame.filename, frame.lineno).strip()
+            found = f"`{line.strip()}`" if line else found
+    return found
+
+
+def explain_error(err: BaseException) -> str:
+    """One paragraph about an exception raised while running the student's code."""
+    where = _student_line(err)
+    at = f" on your line {where}" if where else ""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if any(word in str(err) for word in SHAPE_WORDS):
+        return f"a shape mismatch{at} ({type(err).__name__}: {text}).\n{ROWS_HINT}"
+    return f"your code raised {type(err).__name__}{at}: {text}"
+
+
+# --- one check ----------------------------------------------------------------------------
+
+
+def _as_array(value):
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+class Check:
+    """One exercise's self-check: collects every failing part, then passes or fails once."""
+
+    def __init__(self, exercise: str):
+        self.exercise = exercise
+        self.problems: list[str] = []
+        self.count = 0
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``; a blank exercise or an error in it becomes a clear failure."""
+        __tracebackhide__ = True  # noqa: F841 (IPython hides this frame)
+        if not callable(fn):
+            fail(f"{self.exercise}: expected a function, got {type(fn).__name__}. "
+                 "Run the exercise's cell (the one with `def`) first.")
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            message = (f"{self.exercise}: not written yet. Replace `raise NotImplementedError()` with your "
+                       "code, run that cell, then this one again.")
+        except CheckFailed:
+            raise
+        except Exception as err:  # a crash inside the student's code, explained
+            message = f"{self.exercise}: {explain_error(err)}"
+        fail(message)
+
+    def problem(self, part: str, message: str) -> None:
+        """Record a failing part in words."""
+        self.count += 1
+        self.problems.append(f"{part}: {message}")
+
+    def compare(self, part: str, got, expected, mistakes: dict | None = None, tol: float = 1e-6,
+                hint: str = "") -> bool:
+        """Compare ``got`` with ``expected``; on a mismatch, name the known mistake it
+        equals (``mistakes`` maps a description to the wrong value it produces), or
+        say how far it is. Returns True when the part is right."""
+        self.count += 1
+        message = diagnose(got, expected, mistakes or {}, tol)
+        if message is None:
+            return True
+        self.problems.append(f"{part}: {message}" + (f" {hint}" if hint else ""))
+        return False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def done(self) -> None:
+        """Raise one CheckFailed listing every problem, or print one PASSED line."""
+        __tracebackhide__ = True  # noqa: F841
+        if self.problems:
+            listing = "\n".join(f"  - {p}" for p in self.problems)
+            fail(f"{self.exercise}: {len(self.problems)} of {self.count} checks failed\n{listing}")
+        print(f"PASSED {self.exercise}: {self.count} checks agree with the reference.")
+
+
+def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:
+    """None when ``got`` matches ``expected``; otherwise one sentence saying what is wrong."""
+    if got is None:
+        return "returned None: is the `return` line missing?"
+    g, e = _as_array(got), np.asarray(expected, dtype=np.float64)
+    if g is None:
+        return f"returned a {type(got).__name__}, expected an array of shape {e.shape}."
+    for description, wrong in mistakes.items():  # a recognised mistake, shape or values
+        w = _as_array(wrong)
+        if w is not None and w.shape == g.shape and np.allclose(g, w, rtol=1e-5, atol=1e-8, equal_nan=True) \
+                and not (w.shape == e.shape and np.allclose(w, e, rtol=1e-5, atol=1e-8)):
+            return f"this looks like {description}."
+    if g.shape != e.shape:
+        if g.shape == e.shape[::-1] and g.ndim == 2:
+            return f"shape {g.shape} is the transpose of the expected {e.shape} (samples are rows here)."
+        return f"shape {g.shape}, expected {e.shape}."
+    if not np.all(np.isfinite(g)):
+        return "contains NaN or inf (an overflow, a log(0), or 0/0?)."
+    err = rel_error(g, e)
+    if err > tol:
+        return f"differs from the reference (relative error {err:.1e}, tolerance {tol:.0e})."
+    return None
