@@ -1,8 +1,20 @@
-"""Shared helpers of the course: data, configuration, plots, measurement and
-the reference NumPy network. Each concern lives in its own small module::
+"""Shared helpers of the course, one small module per concern::
 
     from utils import config, data, plots, measure, reference, checks, train
+    from utils.history import History
 
-Importing :mod:`utils.config` first sets the environment variables that keep
-TensorFlow and CodeCarbon quiet, so import it before either of them.
+- ``config``: settings (quick/full mode, data set, country, paths), read when asked; seeds.
+- ``data``: MNIST / Fashion-MNIST loaders with the embedded sample; one-hot, splits, batches.
+- ``download``: checksum-verified, atomic downloads (used by ``data``).
+- ``history``: the record every training loop returns, and the divergence rule.
+- ``reference``: the NumPy network of notebook 01, for any depth.
+- ``train``: the PyTorch and Keras loops of notebooks 04-07, and ``run`` over the three tools.
+- ``measure``: wall time, energy and CO2 (CodeCarbon) of a block of code.
+- ``plots``: the recurring figures.
+- ``checks``: the self-checks of the exercises, one module per notebook.
+
+The course is installed in editable mode (``pip install -e .``, done by ``make`` and
+by the Colab setup cell), so ``import utils`` works from any folder. Importing
+:mod:`utils.config` first sets the environment variables that keep TensorFlow and
+CodeCarbon quiet, so import it before either of them.
 """
