@@ -12,12 +12,17 @@ TORCH_INDEX ?=
 WORKERS     ?= 2
 NOTEBOOKS   ?= notebooks
 LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+# `make test-lowest`: a second environment with every lower bound of requirements.txt.
+LOWEST       ?= .venv-lowest
+LOWEST_BIN   := $(LOWEST)/bin
+LOWEST_STAMP := $(LOWEST)/.installed
 
-.PHONY: help venv lab test lint unit notebooks bench bench-accuracy student html badges clean
+.PHONY: help venv lab test test-lowest lint unit notebooks bench bench-accuracy student html badges clean
 
 help:
 	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv if needed, then lint, unit tests and every notebook (quick mode)"
+	@echo "make test-lowest - the same check in .venv-lowest, every package at its lower bound"
 	@echo "make bench  - epoch time of NumPy, PyTorch and Keras (results/bench/)"
 	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
 	@echo "make student - the student edition, solutions blanked (build/student/)"
@@ -47,6 +52,21 @@ lint: $(STAMP)
 # spin-wait for a busy core slow PyTorch down by an order of magnitude.
 test: $(STAMP) lint
 	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+
+# The lowest versions requirements.txt admits (constraints-lowest.txt instead of
+# constraints.txt), in their own environment, then the same check as `make test`.
+$(LOWEST_STAMP): requirements.txt constraints-lowest.txt pyproject.toml
+	@test -x $(LOWEST_BIN)/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST_BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -r requirements.txt -c constraints-lowest.txt \
+	    $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+	$(LOWEST_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(LOWEST_STAMP)
+
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST_BIN)/ruff check .
+	TP_QUICK=1 OMP_NUM_THREADS=1 $(LOWEST_BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
 
 unit: $(STAMP)
