@@ -72,8 +72,9 @@ test-lowest: $(LOWEST_STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
+# -p tests.conftest: results go to a temporary folder, as under `make test`
 notebooks: $(STAMP)
-	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
+	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p tests.conftest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env $(NOTEBOOKS)
 
 bench: $(STAMP)

@@ -1,9 +1,16 @@
-"""Instructor tooling: the student edition, the course book and the Colab links."""
+"""Instructor tooling: the student edition, the course book, the Colab links and setup cell,
+and the test session itself (tests/conftest.py: results go to a temporary folder)."""
 
+import ast
 import importlib.util
+import json
 import os
+import re
+import shutil
+import site
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -13,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
+import book  # noqa: E402
 import colab  # noqa: E402
 import student  # noqa: E402
 
@@ -97,7 +105,8 @@ def test_no_solution_survives_and_other_cells_are_unchanged(edition, path):
 
 
 def _run_through_last_check(nb, folder):
-    """Execute a notebook's cells up to its last self-check; return the executed cells."""
+    """Execute a notebook's cells up to its last self-check, on a fresh kernel whose working
+    folder is ``folder``; return the executed cells. Nothing is written to ``folder``."""
     from nbclient import NotebookClient
 
     last = max(i for i, c in enumerate(nb.cells) if "checks.check_" in c.source)
@@ -109,45 +118,123 @@ def _run_through_last_check(nb, folder):
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
-def test_self_checks_fail_on_the_student_edition_and_pass_on_the_solutions(edition, path):
+def test_self_checks_fail_on_the_student_edition(edition, path):
+    """Every exercise is followed by its self-check, and on the student edition every one of them
+    fails. (On the solutions they pass: they run, and would fail, under nbval with the notebook.)"""
     out, _ = edition
     solution = nbformat.read(path, as_version=4)
-    exercise_cells = [i for i, c in enumerate(solution.cells) if "### BEGIN SOLUTION" in c.source]
+    exercise_cells = [i for i, c in enumerate(solution.cells)
+                      if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
     check_cells = []
-    for i in exercise_cells:  # every exercise is followed by its self-check
+    for i in exercise_cells:
         following = [j for j in range(i + 1, len(solution.cells)) if solution.cells[j].cell_type == "code"]
         assert following and "checks.check_" in solution.cells[following[0]].source, f"cell {i} has no check"
         check_cells.append(following[0])
-
-    def errors(cells):
-        return {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
-
-    # the student copy runs in notebooks/ so that its relative paths work
-    student_copy = path.parent / f".student-{path.name}"
-    try:
-        student_copy.write_text((out / path.name).read_text())
-        student_errors = errors(_run_through_last_check(nbformat.read(student_copy, 4), path.parent))
-    finally:
-        student_copy.unlink(missing_ok=True)
-    solution_errors = errors(_run_through_last_check(solution, path.parent))
-    passed = [j for j, e in student_errors.items() if not e]
+    # the student copy stays in the temporary edition; its kernel works in notebooks/, as a
+    # student's would, so that relative paths behave the same
+    before = sorted(p.name for p in path.parent.iterdir())
+    cells = _run_through_last_check(nbformat.read(out / path.name, as_version=4), path.parent)
+    assert sorted(p.name for p in path.parent.iterdir()) == before, "something was written to notebooks/"
+    errors = {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
+    passed = [j for j, found in errors.items() if not found]
     assert not passed, f"self-checks that passed on the student edition: cells {passed}"
-    assert not any(solution_errors.values()), f"checks that failed on the solutions: {solution_errors}"
+    first = errors[check_cells[0]][0]
+    assert "not written yet" in first.evalue, f"the first self-check says {first.ename}: {first.evalue}"
+
+
+def test_the_student_edition_is_never_written_next_to_the_notebooks(tmp_path):
+    (tmp_path / "src").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, tmp_path / "src" / "a.ipynb")
+    for dest in (tmp_path / "src", tmp_path / "src" / "student"):
+        with pytest.raises(ValueError, match="inside"):
+            student.build(tmp_path / "src", dest)
+    assert [p.name for p in (tmp_path / "src").iterdir()] == ["a.ipynb"]
 
 
 # --- the course book ------------------------------------------------------------------------
+# It executes small fixture notebooks: the real ones already run under nbval.
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def test_the_course_book_executes_a_notebook_with_its_figures(tmp_path):
-    env = {**os.environ, "TP_QUICK": "1"}
-    command = [sys.executable, str(ROOT / "tools" / "book.py"), "--only", "01", "--out", str(tmp_path)]
-    out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    page = (tmp_path / "01_numpy_one_hidden_layer.html").read_text()
-    assert page.count("data:image/png;base64") >= 5  # the figures are in the page
-    assert "test accuracy" in page
-    index = (tmp_path / "index.html").read_text()
-    assert "01_numpy_one_hidden_layer.html" in index and " s</td>" in index
+def test_the_course_book_executes_a_notebook_with_its_figures(tmp_path, capsys):
+    status = book.main(["--src", str(FIXTURES / "book"), "--only", "01_tiny",
+                        "--out", str(tmp_path / "html")])  # tools/book.py, in this process
+    assert status == 0, capsys.readouterr().out
+    page = (tmp_path / "html" / "01_tiny.html").read_text()
+    assert "data:image/png;base64" in page  # the figure is in the page
+    assert "tiny notebook, quick mode" in page or "tiny notebook, full mode" in page
+    index = (tmp_path / "html" / "index.html").read_text()
+    assert "<a href='01_tiny.html'>A tiny notebook</a>" in index
+    assert re.search(r"<td>\d+ s</td><td>ok</td>", index), index
+
+
+def test_the_course_book_marks_a_failing_notebook_and_exits_1(tmp_path):
+    # as a command, from another folder: book.py finds utils without editing sys.path
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, str(ROOT / "tools" / "book.py"), "--src", str(FIXTURES / "book"),
+               "--only", "02_fails", "--out", str(tmp_path / "html")]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "FAILED: RuntimeError: this notebook fails on purpose" in out.stdout
+    page = (tmp_path / "html" / "02_fails.html").read_text()
+    assert "before the error" in page  # what ran,
+    assert "this notebook fails on purpose" in page  # and why it stopped
+    index = (tmp_path / "html" / "index.html").read_text()
+    failed = r"<td>\d+ s</td><td>failed: RuntimeError: this notebook fails on purpose</td>"
+    assert re.search(failed, index), index
+
+
+def test_the_course_book_says_when_no_notebook_matches(tmp_path, capsys):
+    assert book.main(["--src", str(FIXTURES / "book"), "--only", "99", "--out", str(tmp_path / "html")]) == 2
+    assert "no notebook in" in capsys.readouterr().err and not (tmp_path / "html").exists()
+
+
+def test_the_fixture_notebooks_are_stored_clean():
+    for path in FIXTURES.rglob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert all(c.get("outputs", []) == [] and c.get("execution_count") is None
+                   for c in nb.cells if c.cell_type == "code"), path
+        assert all(set(c.metadata) <= {"tags"} for c in nb.cells), path
+
+
+# --- a test run leaves no trace (tests/conftest.py) ---------------------------------------
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["one process", "xdist"])
+def test_notebooks_under_nbval_write_their_results_to_a_temporary_folder(tmp_path, workers):
+    """As make test runs the notebooks (nbval, pytest-xdist), and with TP_RESULTS_DIR unset."""
+    env = {k: v for k, v in os.environ.items() if k != "TP_RESULTS_DIR"} | {"TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+               *workers, str(FIXTURES / "results_probe.ipynb")]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("tp-results-")]
+    assert f"results (TP_RESULTS_DIR): {folder}" in out.stdout
+    assert (folder / "probe" / "probe.txt").is_file()
+    assert not (ROOT / "results" / "probe").exists()
+
+
+@pytest.mark.parametrize("caller", [None, "mine"])
+def test_a_results_folder_chosen_by_the_caller_is_kept(pytestconfig, tmp_path, monkeypatch, caller):
+    conftest = pytestconfig.pluginmanager.get_plugin(str(Path(__file__).with_name("conftest.py")))
+    fake = types.SimpleNamespace(stash=pytest.Stash())
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    if caller:
+        monkeypatch.setenv("TP_RESULTS_DIR", str(tmp_path / caller))
+    else:
+        monkeypatch.delenv("TP_RESULTS_DIR")
+    conftest.pytest_configure(fake)
+    chosen = Path(os.environ["TP_RESULTS_DIR"])
+    if caller:
+        assert chosen == tmp_path / caller
+    else:  # a fresh folder in the system's temporary folder
+        assert chosen.parent == tmp_path and chosen.name.startswith("tp-results-")
+        assert chosen.is_dir() and not any(chosen.iterdir())
+    conftest.pytest_unconfigure(fake)
+    assert os.environ.get("TP_RESULTS_DIR") == (str(tmp_path / caller) if caller else None)
 
 
 # --- Colab --------------------------------------------------------------------------------------
@@ -179,25 +266,36 @@ def _setup_cell(path):
     return next(c.source for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source)
 
 
+COURSE = "/content/tp-deep-learning"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_the_setup_cell_on_simulated_colab(path, monkeypatch, tmp_path):
-    commands, moves = [], []
-    monkeypatch.chdir(tmp_path)  # no ../utils here, as in a fresh Colab runtime
+@pytest.mark.parametrize("runtime", ["fresh", "cloned, codecarbon there"])
+def test_the_setup_cell_on_simulated_colab(path, runtime, monkeypatch, tmp_path):
+    events = []
+    fresh = runtime == "fresh"
+    monkeypatch.chdir(tmp_path)  # no ../utils here, as in a Colab runtime
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd))
-    monkeypatch.setattr(os, "chdir", moves.append)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: events.append(("run", cmd)))
+    monkeypatch.setattr(os, "chdir", lambda folder: events.append(("chdir", folder)))
+    monkeypatch.setattr(site, "getsitepackages", lambda *a: ["/usr/local/lib/python3/dist-packages"])
+    monkeypatch.setattr(site, "addsitedir", lambda folder, *a: events.append(("addsitedir", folder)))
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self, **kw: (not fresh) if str(self) == COURSE
+                        else real_exists(self, **kw))
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "codecarbon" else real_find_spec(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (None if fresh else object())
+                        if name == "codecarbon" else real_find_spec(name, *a))
     exec(_setup_cell(path), {})
     repository, _ = colab.setting()
-    assert commands[0] == ["git", "clone", "--depth", "1", f"https://github.com/{repository}",
-                           "/content/tp-deep-learning"]
-    assert moves == ["/content/tp-deep-learning/notebooks"]
-    assert commands[1][1:] == ["-m", "pip", "install", "-q", "codecarbon"]
-    assert len(commands) == 2
-    assert not any(pkg in " ".join(map(str, cmd)) for cmd in commands for pkg in ("tensorflow", "torch"))
+    clone = [("run", ["git", "clone", "--depth", "1", f"https://github.com/{repository}", COURSE])]
+    install = [("run", [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", COURSE]),
+               ("addsitedir", "/usr/local/lib/python3/dist-packages"),  # the running kernel sees it
+               ("chdir", COURSE + "/notebooks")]
+    codecarbon = [("run", [sys.executable, "-m", "pip", "install", "-q", "codecarbon"])]
+    assert events == (clone + install + codecarbon if fresh else install)
+    assert not any(pkg in " ".join(map(str, event[1])) for event in events for pkg in ("tensorflow", "torch"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -207,3 +305,126 @@ def test_the_setup_cell_outside_colab_does_nothing(path, monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd))
     exec(_setup_cell(path), {})
     assert commands == [] and capsys.readouterr().out == ""
+
+
+# --- the course is installed, editable: no sys.path edits -----------------------------------
+
+
+def _import_statements(source: str) -> str:
+    return "\n".join(ast.unparse(node) for node in ast.parse(source).body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def test_the_import_cell_works_from_any_folder_without_editing_sys_path(tmp_path):
+    """The cell after the setup cell imports utils from the installed course (pip install -e .),
+    from any working folder: this is what notebooks/, build/student/ and Colab rely on."""
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            assert cell.cell_type != "code" or "sys.path" not in cell.source, f"{path.name} edits sys.path"
+    nb = nbformat.read(ROOT / "notebooks" / "01_numpy_one_hidden_layer.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert "google.colab" in code[0] and "from utils import" in code[1]
+    program = _import_statements(code[1]) + "\nimport utils\nprint(utils.__file__)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert Path(out.stdout.strip().splitlines()[-1]) == ROOT / "utils" / "__init__.py"
+
+
+# The Colab setup cell, for real, in a running Python: a throwaway virtual environment
+# stands for Colab's, a copy of the course for the clone. Only two things differ from Colab:
+# no git clone (the copy is there), and pip builds the editable install offline with this
+# environment's setuptools (--no-build-isolation) instead of downloading it.
+CHILD = """
+import importlib.util, json, os, subprocess, sys, types
+
+setup_cell, course, main_python, build_path = json.loads(sys.argv[1])
+assert importlib.util.find_spec("utils") is None  # a kernel started before the install
+sys.modules["google"] = types.ModuleType("google")
+sys.modules["google.colab"] = types.ModuleType("google.colab")
+real_run, commands = subprocess.run, []
+
+def run(cmd, **kw):
+    commands.append(cmd)
+    if "-e" not in cmd:  # codecarbon: not installed here
+        return subprocess.CompletedProcess(cmd, 0)
+    offline = [main_python, "-m", "pip", "--python", cmd[0], *cmd[3:], "--no-build-isolation",
+               "--disable-pip-version-check"]
+    return real_run(offline, env={**os.environ, "PYTHONPATH": build_path}, **kw)
+
+subprocess.run = run
+exec(setup_cell, {})
+import utils
+from utils import config
+print(json.dumps({"utils": utils.__file__, "mode": config.mode(), "cwd": os.getcwd(), "commands": commands}))
+"""
+
+
+def test_the_setup_cell_installs_the_course_into_a_running_python(tmp_path):
+    from importlib.metadata import version
+
+    if tuple(int(x) for x in version("pip").split(".")[:2]) < (22, 3):
+        pytest.skip("pip >= 22.3 is needed for --python")
+    setuptools = importlib.util.find_spec("setuptools")  # found, not imported (it patches distutils)
+    if setuptools is None:
+        pytest.skip("setuptools is needed to build the editable install offline")
+    if tuple(int(x) for x in version("setuptools").split(".")[:2]) < (70, 1):
+        # before 70.1 setuptools needs the separate `wheel` package to build; the real setup
+        # cell and `make` use pip's build isolation, which fetches a current setuptools
+        pytest.skip("building offline with this environment's setuptools needs setuptools >= 70.1")
+    course = tmp_path / "tp-deep-learning"
+    shutil.copytree(ROOT / "utils", course / "utils", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", course)
+    (course / "notebooks").mkdir()
+    build_path = tmp_path / "build-backend"  # setuptools alone, for pip's offline build
+    build_path.mkdir()
+    packages = Path(setuptools.origin).parent.parent
+    for name in ["setuptools", "pkg_resources", "_distutils_hack", *[p.name for p in
+                 packages.glob("setuptools-*.dist-info")]]:
+        if (packages / name).exists():
+            (build_path / name).symlink_to(packages / name)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    cell = _setup_cell(ROOT / "notebooks" / "01_numpy_one_hidden_layer.ipynb")
+    assert f'COURSE = "{COURSE}"' in cell
+    cell = cell.replace(f'COURSE = "{COURSE}"', f"COURSE = {str(course)!r}")
+    (tmp_path / "elsewhere").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TP_QUICK")}
+    out = subprocess.run([str(python), "-c", CHILD, json.dumps([cell, str(course), sys.executable,
+                          str(build_path)])], cwd=tmp_path / "elsewhere", env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(result["utils"]) == course / "utils" / "__init__.py"  # the copy, not this repository
+    assert result["mode"] == "full" and Path(result["cwd"]) == course / "notebooks"
+    assert [c[-2:] for c in result["commands"]] == [["-e", str(course)], ["-q", "codecarbon"]]
+    assert list((tmp_path / "venv").glob("lib/python*/site-packages/__editable__*tp_deep_learning*.pth"))
+
+
+# --- the setting in pyproject.toml --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[project]\nname = 'x'\n", r"no \[tool.course\] table; add:\n\[tool.course\]\nrepository = "),
+    ("[tool.course]\nbranch = 'main'\n", r"\[tool.course\] has no repository key; add:"),
+    ("[tool.course]\nrepository = 'https://github.com/a/b'\n", "is not \"owner/name\""),
+    ("[tool.course\nrepository = 'a/b'\n", "is not valid TOML"),
+])
+def test_a_missing_or_wrong_setting_says_what_to_write(tmp_path, text, message):
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(colab.SettingError, match=message):
+        colab.setting(tmp_path / "pyproject.toml")
+
+
+def test_the_setting_is_read_with_a_toml_parser(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.course]  # where the course lives\nbranch = 'dev'\nrepository = \"me/my-course\"  # a fork\n"
+        "[tool.other]\nrepository = 'not/this'\n")
+    assert colab.setting(tmp_path / "pyproject.toml") == ("me/my-course", "dev")
+    (tmp_path / "pyproject.toml").write_text("[tool.course]\nrepository = 'me/my-course'\n")
+    assert colab.setting(tmp_path / "pyproject.toml") == ("me/my-course", "main")
+    (tmp_path / "pyproject.toml").write_text("[tool]\n")
+    monkeypatch.setattr(colab, "ROOT", tmp_path)
+    assert colab.main(["--check"]) == 2  # and nothing is written
+    assert "nothing written" in capsys.readouterr().err

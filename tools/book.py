@@ -4,16 +4,20 @@ figures included, and an index with each notebook's run time.
     python tools/book.py                  # full mode, all notebooks -> build/html/   (make html)
     TP_QUICK=1 python tools/book.py       # quick mode
     python tools/book.py --only 01        # notebooks whose name starts with 01
+    python tools/book.py --src DIR --out OUT   # the notebooks of another folder (the tests do this)
 
-Notebooks run in ``notebooks/`` (as in Jupyter), each on a fresh kernel. A
-notebook that fails still gets a page showing the error; the index marks it and
-the command exits with status 1.
+Notebooks run in their own folder (``notebooks/``, as in Jupyter), each on a
+fresh kernel; the course is installed (``pip install -e .``), so ``import utils``
+works from there. A notebook that fails (an error, a timeout, a dead kernel)
+still gets a page showing what was executed; the index marks it and the command
+exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
 
 
 def title_of(nb) -> str:
@@ -35,7 +40,7 @@ def title_of(nb) -> str:
 def execute(path: Path, timeout: int = 2000):
     """Run a notebook on a fresh kernel in its folder; return (notebook, seconds, error or None)."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -44,8 +49,9 @@ def execute(path: Path, timeout: int = 2000):
     error = None
     try:
         client.execute()
-    except CellExecutionError as err:
-        error = str(err).strip().splitlines()[-1][:300]
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+        lines = ANSI.sub("", str(err)).strip().splitlines() or [type(err).__name__]
+        error = lines[-1][:300]
     return nb, time.perf_counter() - start, error
 
 
@@ -56,12 +62,18 @@ def to_html(nb) -> str:
     return body
 
 
-def build(only: str = "", dest: Path = ROOT / "build" / "html") -> list[dict]:
+def build(only: str = "", dest: Path = ROOT / "build" / "html", src: Path = ROOT / "notebooks") -> list[dict]:
+    """Execute the notebooks of ``src`` whose name starts with ``only`` and write their pages
+    and ``index.html`` into ``dest``; return one entry per notebook (name, title, page,
+    seconds, error or None)."""
     from utils import config
 
+    paths = sorted(Path(src).glob(f"{only}*.ipynb"))
+    if not paths:
+        return []
     dest.mkdir(parents=True, exist_ok=True)
     entries = []
-    for path in sorted((ROOT / "notebooks").glob(f"{only}*.ipynb")):
+    for path in paths:
         print(f"executing {path.name} ({config.mode()} mode) ...", flush=True)
         nb, seconds, error = execute(path)
         page = path.with_suffix(".html").name
@@ -88,11 +100,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Execute the notebooks and write build/html/.")
     parser.add_argument("--only", default="", help="only notebooks whose name starts with this")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "html")
+    parser.add_argument("--src", type=Path, default=ROOT / "notebooks",
+                        help="folder of the notebooks to execute (default: notebooks/)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
-    entries = build(args.only, args.out)
+    entries = build(args.only, args.out, args.src)
     if not entries:
-        print(f"no notebook matches {args.only!r}", file=sys.stderr)
+        print(f"no notebook in {args.src} matches {args.only!r}", file=sys.stderr)
         return 2
     print(f"wrote {len(entries)} page(s) and index.html to {args.out}")
     return 1 if any(e["error"] for e in entries) else 0

@@ -4,7 +4,8 @@
     python tools/colab.py --check  # exit 1 if anything is missing or stale (the tests do this)
 
 The setting is ``[tool.course] repository`` (``owner/name`` on GitHub) and
-``branch`` in ``pyproject.toml``. From it this script writes, in every notebook,
+``branch`` in ``pyproject.toml`` (read with ``tomllib``; exit status 2, and nothing
+written, when the table or the key is missing). From it this script writes, in every notebook,
 the badge on the first cell and the ``REPO_URL`` of the Colab setup cell, and in
 the README, the badge of each syllabus row.
 """
@@ -17,20 +18,47 @@ from pathlib import Path
 
 import nbformat
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (requirements.txt)
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
 REPO_URL_RE = re.compile(r'REPO_URL = "[^"]*"')
 
 
-def setting() -> tuple[str, str]:
-    """(owner/name, branch) from the ``[tool.course]`` table of pyproject.toml."""
-    text = (ROOT / "pyproject.toml").read_text()
-    table = re.search(r"^\[tool\.course\]\n(?P<body>(?:[^\[].*\n?)*)", text, re.MULTILINE)
-    if table is None:
-        raise SystemExit("pyproject.toml has no [tool.course] table with repository = \"owner/name\"")
-    values = dict(re.findall(r'^(\w+)\s*=\s*"([^"]*)"', table["body"], re.MULTILINE))
-    return values["repository"], values.get("branch", "main")
+class SettingError(ValueError):
+    """``[tool.course]`` is missing or wrong in pyproject.toml; the message says what to write."""
+
+
+EXAMPLE = '[tool.course]\nrepository = "owner/name"   # the course on GitHub\nbranch = "main"'
+
+
+def setting(pyproject: Path | None = None) -> tuple[str, str]:
+    """(owner/name, branch) from the ``[tool.course]`` table of pyproject.toml.
+
+    ``branch`` defaults to ``main``. A missing table or key, or a value that is not
+    ``owner/name``, raises :class:`SettingError` with the lines to add."""
+    pyproject = pyproject or ROOT / "pyproject.toml"
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SettingError(f"{pyproject} is not valid TOML: {err}") from None
+    table = data.get("tool", {}).get("course")
+    if not isinstance(table, dict):
+        raise SettingError(f"{pyproject} has no [tool.course] table; add:\n{EXAMPLE}")
+    if "repository" not in table:
+        raise SettingError(f"{pyproject}: [tool.course] has no repository key; add:\n{EXAMPLE}")
+    repository, branch = table["repository"], table.get("branch", "main")
+    if not isinstance(repository, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        raise SettingError(f"{pyproject}: [tool.course] repository = {repository!r} is not "
+                           '"owner/name" (the course\'s GitHub address without https://github.com/)')
+    if not isinstance(branch, str) or not branch.strip():
+        raise SettingError(f"{pyproject}: [tool.course] branch = {branch!r} is not a branch name "
+                           '(for example branch = "main")')
+    return repository, branch
 
 
 def colab_url(notebook: str, repository: str, branch: str) -> str:
@@ -88,13 +116,18 @@ def write() -> None:
 
 
 def main(argv) -> int:
-    if "--check" not in argv:
-        write()
-    found = problems()
+    try:
+        repository, branch = setting()
+        if "--check" not in argv:
+            write()
+        found = problems()
+    except SettingError as err:
+        print(f"nothing written: {err}", file=sys.stderr)
+        return 2
     for line in found:
         print(line)
     if not found:
-        print(f"badges and clone address point to github.com/{setting()[0]} ({setting()[1]})")
+        print(f"badges and clone address point to github.com/{repository} ({branch})")
     return 1 if found else 0
 
 

@@ -83,7 +83,11 @@ def build(src: Path = ROOT / "notebooks", dest: Path = ROOT / "build" / "student
     """Write every notebook of ``src`` into ``dest``; return the exercises blanked per notebook.
 
     Everything is checked before anything is written, so a bad marker leaves no
-    half-built edition behind."""
+    half-built edition behind. ``dest`` may not be ``src`` or inside it: student copies
+    next to the solutions would overwrite them or be collected as notebooks (by nbval,
+    by the next build)."""
+    if Path(dest).resolve().is_relative_to(Path(src).resolve()):
+        raise ValueError(f"student edition not written: {dest} is inside {src}; choose a folder outside it")
     editions = {}
     for path in sorted(src.glob("*.ipynb")):
         editions[path.name] = student_notebook(nbformat.read(path, as_version=4), path.name)
