@@ -161,7 +161,7 @@ def test_history_records_epochs_and_flags_divergence_with_one_rule():
     h = History()
     h.record(1, 0.5, train=(2.0, 0.3), test=(2.1, 0.28), val=(2.05, 0.29))
     assert h.epoch == [1] and h.val_acc == [0.29] and h.has_val and not h.diverged and len(h) == 1
-    h.record(2, 1.0, train=(float("nan"), 0.1), test=(float("nan"), 0.1))
+    h.record(2, 1.0, train=(float("nan"), 0.1), test=(float("nan"), 0.1), val=(float("nan"), 0.1))
     assert h.diverged
     assert is_diverged(float("inf")) and is_diverged(DIVERGED_LOSS + 1) and not is_diverged(2.3)
 

@@ -56,9 +56,21 @@ def is_quick() -> bool:
     raise ValueError(f"TP_QUICK={value!r}: expected 1 or 0 (or true/false, yes/no, on/off).")
 
 
+def check_quick_mode(quick_mode) -> bool:
+    """``quick_mode`` as given when it is True or False; ``None`` reads ``TP_QUICK``.
+
+    Anything else (the string "no", the number 1) raises ``ValueError``: a
+    non-empty string would otherwise count as True."""
+    if quick_mode is None:
+        return is_quick()
+    if type(quick_mode).__name__ not in ("bool", "bool_"):  # Python's or NumPy's booleans
+        raise ValueError(f"quick_mode={quick_mode!r}: expected True, False or None (None reads TP_QUICK).")
+    return bool(quick_mode)
+
+
 def mode(quick_mode: bool | None = None) -> str:
-    """``"quick"`` or ``"full"`` (``quick_mode`` overrides ``TP_QUICK``)."""
-    return "quick" if (is_quick() if quick_mode is None else quick_mode) else "full"
+    """``"quick"`` or ``"full"`` (``quick_mode``, True or False, overrides ``TP_QUICK``)."""
+    return "quick" if check_quick_mode(quick_mode) else "full"
 
 
 def dataset() -> str:
@@ -67,6 +79,16 @@ def dataset() -> str:
     if value not in DATASETS:
         raise ValueError(f"TP_DATASET={value!r}: expected one of {', '.join(DATASETS)}.")
     return value
+
+
+def check_dataset_name(name) -> str:
+    """``name`` if it is "mnist" or "fashion" (exactly); ``None`` reads ``TP_DATASET``."""
+    if name is None:
+        return dataset()
+    if name not in DATASETS:
+        raise ValueError(f"name={name!r}: expected one of {', '.join(map(repr, DATASETS))} "
+                         "(or leave it out to use TP_DATASET).")
+    return name
 
 
 def check_country(code) -> str:
@@ -91,13 +113,41 @@ def country() -> str:
                          "or USA (three letters).") from None
 
 
+def folder_path(value, what: str, default: Path, otherwise: str = "") -> Path:
+    """``value`` (a str or a path) as a ``Path``, ``~`` expanded; ``what`` names it in the
+    errors, ``otherwise`` says what to do instead ("leave it out to use TP_CACHE_DIR").
+
+    ``TypeError`` for another type, ``ValueError`` when it is empty or names an
+    unknown user (``~nosuchuser/...``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a folder (a str or a pathlib.Path); got {value!r} "
+                        f"({type(value).__name__}).")
+    if not str(value).strip():
+        raise ValueError(f"{what} is empty: give a folder (for example {default})"
+                         + (f", or {otherwise}." if otherwise else "."))
+    try:
+        return Path(str(value).strip()).expanduser()
+    except RuntimeError:  # "~nosuchuser": the home folder of an unknown user
+        raise ValueError(f"{what}: cannot expand {str(value).split('/')[0]!r} (no such user); "
+                         f"give the full path (for example {default}).") from None
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file (not a folder) that stands where ``path`` or one of its parent folders
+    should be, or ``None``: the nearest existing one of them is a folder, or none exists."""
+    for candidate in (Path(path), *Path(path).parents):
+        if os.path.exists(candidate):
+            return None if os.path.isdir(candidate) else candidate
+    return None
+
+
 def _dir_setting(name: str, default: Path) -> Path:
     if name not in os.environ:
         return default
     value = os.environ[name].strip()
     if not value:
         raise ValueError(f"{name} is set but empty: give a folder (for example {default}) or unset it.")
-    return Path(value).expanduser()
+    return folder_path(value, f"{name}={value!r}", default)
 
 
 def cache_dir() -> Path:
@@ -108,18 +158,44 @@ def cache_dir() -> Path:
 def results_dir(*parts: str, root: str | Path | None = None) -> Path:
     """The (git-ignored) results folder, or a sub-folder of it, created on demand.
 
-    ``root`` defaults to ``TP_RESULTS_DIR`` (default ``results/`` in the repository)."""
-    base = Path(root) if root is not None else _dir_setting("TP_RESULTS_DIR", ROOT / "results")
+    ``root`` defaults to ``TP_RESULTS_DIR`` (default ``results/`` in the repository).
+    Each of ``parts`` is a folder name such as ``"04"`` (a ``TypeError`` otherwise);
+    one that would lead out of the results folder (an absolute path, ``..``) is a
+    ``ValueError``. A folder that cannot be created or written (a file in the way,
+    no permission) is a ``ValueError`` that names the setting and the reason."""
+    for part in parts:
+        if not isinstance(part, (str, os.PathLike)):
+            raise TypeError(f"results_dir: each part must be a folder name such as '04'; got {part!r} "
+                            f"({type(part).__name__}).")
+        if Path(part).is_absolute() or ".." in Path(part).parts:
+            raise ValueError(f"results_dir: part {str(part)!r} leads out of the results folder; give folder "
+                             "names inside it, such as '04' (set TP_RESULTS_DIR to move the folder itself).")
+    default = ROOT / "results"
+    if root is not None:
+        base = folder_path(root, "results_dir: root", default, "leave root out to use TP_RESULTS_DIR")
+        setting, fix = f"results_dir(root={root!r})", "give a writable root"
+    else:
+        base = _dir_setting("TP_RESULTS_DIR", default)
+        setting = (f"TP_RESULTS_DIR={os.environ['TP_RESULTS_DIR'].strip()}" if "TP_RESULTS_DIR" in os.environ
+                   else f"the results folder {default}")
+        fix = "set TP_RESULTS_DIR to a writable folder"
     path = base.joinpath(*parts)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"results folder {path} exists and is not a folder: move it or set TP_RESULTS_DIR.")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = file_in_the_way(path)
+        reason = (f"{blocker} is a file, not a folder" if blocker
+                  else f"{type(err).__name__}: {err.strerror or err}")
+        raise ValueError(f"{setting}: cannot create {path} ({reason}); {fix}.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{setting}: cannot write in {path} (no permission); {fix}.")
     return path
 
 
 def pick(quick, full, quick_mode: bool | None = None):
-    """Return ``quick`` in quick mode and ``full`` otherwise (``quick_mode`` overrides ``TP_QUICK``)."""
-    return quick if mode(quick_mode) == "quick" else full
+    """Return ``quick`` in quick mode and ``full`` otherwise (``quick_mode``, True or False,
+    overrides ``TP_QUICK``)."""
+    return quick if check_quick_mode(quick_mode) else full
 
 
 def _seed_torch(seed: int, deterministic: bool) -> None:
@@ -196,8 +272,10 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
 
 
 def describe(source: str, name: str | None = None, quick_mode: bool | None = None) -> str:
-    """One line for the top of a notebook: data set, source and mode."""
-    what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[name or dataset()]
+    """One line for the top of a notebook: data set, source and mode.
+
+    ``name`` is "mnist" or "fashion" (default ``TP_DATASET``); another raises ``ValueError``."""
+    what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[check_dataset_name(name)]
     how = ("quick mode (TP_QUICK=1): small runs for CI" if mode(quick_mode) == "quick"
            else "full mode: the real study")
     return f"Data: {what} from {source!r}. Mode: {how}."
@@ -221,6 +299,12 @@ def accuracy_floor(ds, undertrained: bool = False, quick_mode: bool | None = Non
 
     ``undertrained=True`` is for runs whose hyper-parameters are deliberately too
     short to converge (the PSL lecture's 12 epochs at lambda = 0.01): they must
-    have learned, so they get the small-data floor whatever the data size."""
+    have learned, so they get the small-data floor whatever the data size.
+    ``TypeError`` when ``ds`` is not a Dataset (a data set's name, for instance)."""
+    from utils.data import Dataset  # here: utils.data imports this module
+
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a utils.data.Dataset (the one load_dataset returns); got {ds!r:.60} "
+                        f"({type(ds).__name__}).")
     small = undertrained or mode(quick_mode) == "quick" or ds.source == "sample" or len(ds.x_train) < 60000
     return ACCURACY_FLOORS[(ds.name, "small" if small else "full")]

@@ -30,6 +30,7 @@ import numpy as np
 
 from utils import config
 from utils.download import ChecksumError, download, remove_stale, verify_sha256
+from utils.history import check_seed
 
 N_CLASSES = 10
 N_PIXELS = 28 * 28
@@ -113,14 +114,39 @@ def check_labels(y, n_classes: int = N_CLASSES, name: str = "labels") -> np.ndar
 # --- the data set ------------------------------------------------------------------
 
 
+def _pixels(x, name: str) -> np.ndarray:
+    """``x`` as a 2-D float32 array of pixels, or an error naming ``name``.
+
+    Float pixels of another precision (float64, float16) are converted to float32,
+    the precision of the loaders and of every training loop (PyTorch refuses to
+    multiply float64 inputs by float32 weights). Integer pixels are refused: 0..255
+    bytes are not the [0, 1] floats the course trains on."""
+    try:
+        x = np.asarray(x)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"Dataset: {name} is not an array (rows of different lengths); expected a 2-D "
+                         "array (n_samples, n_features).") from None
+    if x.ndim != 2:
+        raise ValueError(f"Dataset: {name} must be 2-D (n_samples, n_features); got shape {x.shape}.")
+    if np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"Dataset: {name} has integer dtype {x.dtype}; pixels must be floats in [0, 1], "
+                        f"for 0..255 bytes pass {name}.astype(np.float32) / 255.")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"Dataset: {name} has dtype {x.dtype}; pixels must be numbers (float32 in [0, 1], "
+                        "as the loaders give).")
+    return x.astype(np.float32, copy=False)
+
+
 @dataclass
 class Dataset:
     """Images as rows of pixels (float32 in [0, 1] from the loaders); labels as int64 0-9.
 
-    Checked when built: ``x_train`` and ``x_test`` 2-D with the same number of
-    columns, each ``y`` valid for :func:`check_labels` with one label per row,
-    ``name`` "mnist" or "fashion". Raises ``ValueError`` saying which array is
-    wrong and its shape. The labels are stored as int64.
+    Checked when built: ``x_train`` and ``x_test`` 2-D arrays of floats with the
+    same number of columns, each ``y`` valid for :func:`check_labels` with one
+    label per row, ``name`` "mnist" or "fashion". Raises ``ValueError`` saying
+    which array is wrong and its shape (``TypeError`` for pixels that are not
+    floats: strings, booleans, integers). The pixels are stored as float32 (a
+    float64 array is converted), the labels as int64.
     """
 
     x_train: np.ndarray
@@ -134,10 +160,7 @@ class Dataset:
         if self.name not in config.DATASETS:
             raise ValueError(f"Dataset name {self.name!r}: expected one of {', '.join(config.DATASETS)}.")
         for part in ("train", "test"):
-            x = np.asarray(getattr(self, "x_" + part))
-            if x.ndim != 2:
-                raise ValueError(f"Dataset: x_{part} must be 2-D (n_samples, n_features); "
-                                 f"got shape {x.shape}.")
+            x = _pixels(getattr(self, "x_" + part), "x_" + part)
             y = check_labels(getattr(self, "y_" + part), N_CLASSES, name="y_" + part)
             if len(x) != len(y):
                 raise ValueError(f"Dataset: x_{part} has {len(x)} rows (shape {x.shape}) but y_{part} has "
@@ -211,13 +234,26 @@ def _folder_problem(folder: Path) -> str | None:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
+        blocker = config.file_in_the_way(folder)
+        if blocker is not None:
+            return (f"the cache folder {folder} cannot be created or written ({blocker} is a file, not a "
+                    "folder): move that file or set TP_CACHE_DIR to a folder you can write")
         return (f"the cache folder {folder} cannot be created or written ({type(err).__name__}: "
                 f"{_short(err)}): make it writable or set TP_CACHE_DIR to a folder you can write")
     return None
 
 
 def _cache_dir(cache_dir) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else config.cache_dir()
+    """``cache_dir`` as a Path (``None``: ``TP_CACHE_DIR``); an error for "" or a non-path."""
+    if cache_dir is None:
+        return config.cache_dir()
+    return config.folder_path(cache_dir, "cache_dir", Path("~/.cache/tp-deep-learning"),
+                              "leave it out (None) to use TP_CACHE_DIR")
+
+
+def _check_allow_download(allow_download) -> None:
+    if type(allow_download).__name__ not in ("bool", "bool_"):  # a string such as "no" would count as True
+        raise TypeError(f"allow_download must be True or False; got {allow_download!r}.")
 
 
 # --- MNIST ---------------------------------------------------------------------------
@@ -258,15 +294,20 @@ def load_mnist(cache_dir: str | Path | None = None, allow_download: bool = True)
     read at each call. Never raises because of the cache or the network: it
     falls back to the sample with one printed line that says why and how to
     get the full data set. (It raises only if the embedded sample itself is
-    damaged, see :func:`load_sample`.)
+    damaged, see :func:`load_sample`.) A bad *argument* is an error: ``cache_dir``
+    that is not a folder path or is "" (``ValueError``/``TypeError``), an
+    ``allow_download`` that is not True or False (``TypeError``).
     """
     cache_dir = _cache_dir(cache_dir)
+    _check_allow_download(allow_download)
     cached = cache_dir / MNIST_FILE
     try:
         verify_sha256(cached, MNIST_SHA256)
         return _to_dataset(_read_npz(cached), "cache", "mnist", cached)
     except (FileNotFoundError, NotADirectoryError):
-        why = f"no {MNIST_FILE} in {cache_dir}"
+        blocker = config.file_in_the_way(cache_dir)
+        why = (f"no {MNIST_FILE} in {cache_dir} ({blocker} is a file, not a folder)" if blocker
+               else f"no {MNIST_FILE} in {cache_dir}")
     except IsADirectoryError:
         why = f"{cached} is a folder, not a file: remove or rename it"
         allow_download = False  # a download could not take its place
@@ -301,13 +342,8 @@ def load_dataset(name: str | None = None, quick_mode: bool | None = None,
 
     Raises ``ValueError`` for another ``name`` or a non-boolean ``quick_mode``,
     and what :func:`load_fashion_mnist` raises when Fashion-MNIST is missing."""
-    name = config.dataset() if name is None else name
-    if name not in config.DATASETS:
-        raise ValueError(f"name={name!r}: expected one of {', '.join(map(repr, config.DATASETS))} "
-                         "(or leave it out to use TP_DATASET).")
-    quick_mode = config.is_quick() if quick_mode is None else quick_mode
-    if not isinstance(quick_mode, (bool, np.bool_)):
-        raise ValueError(f"quick_mode={quick_mode!r}: expected True, False or None (None reads TP_QUICK).")
+    name = config.check_dataset_name(name)
+    quick_mode = config.check_quick_mode(quick_mode)
     ds = (load_fashion_mnist if name == "fashion" else load_mnist)(cache_dir=cache_dir)
     if quick_mode and len(ds.x_train) > 4000:
         ds = Dataset(ds.x_train[:4000], ds.y_train[:4000], ds.x_test[:1000], ds.y_test[:1000],
@@ -362,8 +398,10 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, allow_download: bool
     a checksum-verified download of the missing or bad files. There is no
     embedded sample: when none works it raises ``FileNotFoundError`` listing
     the problems found and saying how to get the files (never a raw ``OSError``).
+    Bad arguments are errors as in :func:`load_mnist`.
     """
     cache = _cache_dir(cache_dir) / "fashion-mnist"
+    _check_allow_download(allow_download)
     problems = []
     for source, folder in (("cache", cache), ("debian", DEBIAN_FASHION_DIR)):
         try:
@@ -409,7 +447,7 @@ def one_hot(y, num_classes: int = N_CLASSES) -> np.ndarray:
     return out
 
 
-def train_val_split(x, y, val_fraction: float = 0.1, seed: int = 0):
+def train_val_split(x, y, val_fraction: float = 0.1, seed: int | None = 0):
     """Stratified split: each class keeps the same share in both parts.
 
     Returns ``x_train, y_train, x_val, y_val``, each part shuffled, ``y`` keeping
@@ -417,8 +455,8 @@ def train_val_split(x, y, val_fraction: float = 0.1, seed: int = 0):
     with a single sample cannot be: it stays in the training part, with a
     ``UserWarning`` naming it. Raises ``ValueError`` when ``x`` is not 2-D, the
     labels are not valid (:func:`check_labels`), the lengths differ,
-    ``val_fraction`` is not a number strictly between 0 and 1, or the
-    validation part would be empty.
+    ``val_fraction`` is not a number strictly between 0 and 1, ``seed`` is not an
+    integer >= 0 (or None: a fresh random split), or the validation part would be empty.
     """
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim != 2:
@@ -429,6 +467,7 @@ def train_val_split(x, y, val_fraction: float = 0.1, seed: int = 0):
     if (isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.number))
             or not 0.0 < val_fraction < 1.0):
         raise ValueError(f"val_fraction must be a number between 0 and 1 (exclusive); got {val_fraction!r}.")
+    check_seed(seed, allow_none=True)
     rng = np.random.default_rng(seed)
     val_idx, train_idx, alone = [], [], []
     for label in np.unique(labels):
@@ -460,14 +499,23 @@ def batch_indices(n: int, batch_size: int, seed: int | None = 0, shuffle: bool =
 
     With ``shuffle`` the order is a permutation drawn from ``seed``: the same
     seed gives the same batches, whichever framework consumes them. Raises
-    ``ValueError`` unless ``n`` is an integer >= 0 and ``batch_size`` one >= 1.
+    ``ValueError`` unless ``n`` is an integer >= 0, ``batch_size`` one >= 1 and
+    ``seed`` one >= 0 (or None: a fresh random order).
     """
     if not _is_int(n) or n < 0:
         raise ValueError(f"n (the number of samples) must be an integer >= 0; got {n!r}.")
     if not _is_int(batch_size) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    check_seed(seed, allow_none=True)
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+
+
+def _samples(values, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values)
+    except ValueError:  # ragged nested lists
+        raise ValueError(f"{name} must be an array of samples; it has rows of different lengths.") from None
 
 
 def iterate_minibatches(x, y, batch_size: int, seed: int | None = 0, shuffle: bool = True):
@@ -476,7 +524,7 @@ def iterate_minibatches(x, y, batch_size: int, seed: int | None = 0, shuffle: bo
     The batches are those of :func:`batch_indices`; the last one may be smaller.
     Bad arguments raise ``ValueError`` at the call, not at the first batch.
     """
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = _samples(x, "x"), _samples(y, "y")
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"x and y must be arrays of samples; got shapes {x.shape} and {y.shape}.")
     if len(x) != len(y):

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from urllib.request import urlopen
 
+from utils.config import file_in_the_way
+
 DOWNLOAD_TIMEOUT_S = 10
 STALE_AFTER_S = 3600
 
@@ -38,19 +40,39 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _check_sha256(sha256) -> str:
+    """``sha256`` in lower case if it is 64 hexadecimal digits; ``TypeError``/``ValueError`` otherwise."""
+    if not isinstance(sha256, str):
+        raise TypeError(f"sha256 must be the expected checksum, a str of 64 hexadecimal digits; "
+                        f"got {sha256!r}.")
+    value = sha256.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"sha256 must be 64 hexadecimal digits (0-9, a-f); got {sha256!r}.")
+    return value
+
+
 def verify_sha256(path: str | Path, sha256: str) -> None:
-    """Raise ``ChecksumError`` unless the file at ``path`` has this sha256 (``OSError`` if unreadable)."""
+    """Raise ``ChecksumError`` unless the file at ``path`` has this sha256 (``OSError`` if unreadable).
+
+    ``sha256`` is 64 hexadecimal digits, in either case; anything else raises
+    ``TypeError`` (not a str) or ``ValueError``."""
+    expected = _check_sha256(sha256)
     got = sha256_of(path)
-    if got != sha256:
-        raise ChecksumError(f"{path} has sha256 {got[:12]}..., expected {sha256[:12]}...")
+    if got != expected:
+        raise ChecksumError(f"{path} has sha256 {got[:12]}..., expected {expected[:12]}...")
 
 
 def remove_stale(paths, max_age_s: float = STALE_AFTER_S) -> list[Path]:
     """Delete those of ``paths`` last modified more than ``max_age_s`` seconds ago.
 
     Returns the paths deleted. A file that cannot be deleted (read-only folder)
-    is left where it is: cleaning up must never stop the caller.
+    is left where it is: cleaning up must never stop the caller. ``paths`` is a
+    list (or any iterable) of paths: a single path, a str in particular, is a
+    ``TypeError`` (iterating "abc" would delete files named a, b and c).
     """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(f"remove_stale needs a list of paths, not one {type(paths).__name__} ({paths!r}); "
+                        "write remove_stale([path]).")
     removed = []
     now = time.time()
     for path in paths:
@@ -81,7 +103,8 @@ def download(url: str, dest: str | Path, sha256: str | None, *, check=None,
     given, is called with the path of the complete temporary file and raises to
     reject it. Stale ``.part`` files of ``dest`` are deleted first (see above).
 
-    Raises ``OSError`` when ``dest``'s folder cannot be created or written, the
+    Raises ``OSError`` when ``dest``'s folder cannot be created or written (its
+    message names the folder and, when there is one, the file in the way), the
     network's errors (``urllib.error.URLError``, ``TimeoutError``...) as they
     come, ``ChecksumError`` for a wrong sha256, and whatever ``check`` raises.
     In every case no temporary file is left behind and ``dest`` is untouched.
@@ -89,9 +112,17 @@ def download(url: str, dest: str | Path, sha256: str | None, *, check=None,
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(stale_parts(dest))
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    if sha256 is not None:
+        sha256 = _check_sha256(sha256)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(stale_parts(dest))
+        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    except OSError as err:
+        blocker = file_in_the_way(dest.parent)
+        reason = f"{blocker} is a file, not a folder" if blocker else err.strerror or str(err)
+        # OSError(errno, ...) is the subclass of the original (FileExistsError, PermissionError...)
+        raise OSError(err.errno, f"download: cannot write dest {dest} in {dest.parent} ({reason})") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:

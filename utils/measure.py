@@ -26,6 +26,7 @@ the block itself always propagates unchanged.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,13 +82,14 @@ def check_country_known(code: str | None = None) -> str:
     return value
 
 
-def carbon_intensity(country: str) -> tuple[str, float]:
+def carbon_intensity(country: str | None = None) -> tuple[str, float]:
     """``(country name, grams of CO2eq per kWh)`` from CodeCarbon's table of
     national electricity mixes, for an ISO 3166 alpha-3 code such as ``"POL"``.
 
-    ``ValueError`` for a code that is not three letters or that CodeCarbon does
-    not know. Without CodeCarbon, returns ``(code, math.nan)`` so that a notebook
-    can go on (and print "unavailable")."""
+    ``country=None`` (or no argument) means ``TP_COUNTRY`` (default ``FRA``),
+    read now, as for :func:`measure`. ``ValueError`` for a code that is not three
+    letters or that CodeCarbon does not know. Without CodeCarbon, returns
+    ``(code, math.nan)`` so that a notebook can go on (and print "unavailable")."""
     code = check_country_known(country)
     table = _energy_mix()
     if table is None:
@@ -208,7 +210,17 @@ def epoch_flops(sizes, n: int) -> float:
     sizes like ``[784, 256, 10]``: the forward products ``A_prev @ W`` and, in the
     backward pass, the weight gradients ``A_prev.T @ delta`` and the products
     ``delta @ W.T`` that carry delta back (none is needed for the input layer).
-    Each multiply-add counts as 2."""
+    Each multiply-add counts as 2.
+
+    ``sizes`` is a list of at least two integers >= 1 and ``n`` an integer >= 1
+    (an epoch over no sample is a mistake, not 0 FLOPs); ``TypeError`` or
+    ``ValueError`` otherwise."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a list of layer sizes such as [784, 256, 10]; got {sizes!r}.")
+    if len(sizes) < 2 or not all(_is_count(m) for m in sizes):
+        raise ValueError(f"sizes must be at least two integers >= 1 (inputs, ..., outputs), such as "
+                         f"[784, 256, 10]; got {sizes!r}.")
+    sizes, n = [int(m) for m in sizes], _check_count(n, "n (the number of samples in the epoch)")
     layers = list(zip(sizes[:-1], sizes[1:]))
     forward = sum(2 * n * m * k for m, k in layers)
     backward = forward + sum(2 * n * m * k for m, k in layers[1:])
@@ -218,8 +230,11 @@ def epoch_flops(sizes, n: int) -> float:
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
     """This machine's float32 matrix-product rate with NumPy's BLAS, in GFLOP/s
     (median of ``repeats`` products of two ``size x size`` matrices): the ceiling
-    for work made of large matrix products."""
+    for work made of large matrix products. ``size`` and ``repeats`` are integers >= 1."""
     import numpy as np
+
+    size = _check_count(size, "size (rows and columns of the matrices)")
+    repeats = _check_count(repeats, "repeats (the number of products timed)")
 
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     a @ a  # warm-up
@@ -229,3 +244,18 @@ def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
         a @ a
         times.append(time.perf_counter() - start)
     return 2 * size**3 / float(np.median(times)) / 1e9
+
+
+def _is_count(value) -> bool:
+    """An integer >= 1 (Python's or NumPy's; not a bool, not 2.0)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= 1
+
+
+def _check_count(value, what: str) -> int:
+    """``value`` as an int if it is an integer >= 1 (``TypeError`` for another type, ``ValueError``
+    below 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer >= 1; got {value!r} ({type(value).__name__}).")
+    if value < 1:
+        raise ValueError(f"{what} must be an integer >= 1; got {value!r}.")
+    return int(value)

@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from utils.data import check_labels, iterate_minibatches, one_hot
-from utils.history import History, check_training_args
+from utils.history import History, check_seed, check_training_args
 
 
 def relu(z):
@@ -60,6 +60,8 @@ def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
 
     Weights are drawn from N(0, 2/M) (He initialisation, suited to ReLU: the
     variance of z stays about the same from layer to layer); biases start at 0.
+    ``seed`` is an integer >= 0 (None: a fresh random draw); ``dtype`` a float
+    type (``TypeError`` for an integer one: the draws would round to 0).
     """
     if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral):
         raise ValueError(f"give the layer sizes as separate numbers, init_params(784, 128, 10); "
@@ -68,6 +70,14 @@ def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
                              for n in sizes):
         raise ValueError(f"layer sizes must be at least two integers >= 1 (inputs, ..., outputs); "
                          f"got {sizes!r}.")
+    check_seed(seed, allow_none=True)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a float type such as np.float32; got {dtype!r}.") from None
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a float type such as np.float32 or np.float64 (weights are floats: "
+                        f"in {dt} nearly every N(0, 2/M) draw rounds to 0); got {dt}.")
     rng = np.random.default_rng(seed)
     params = []
     for M, N in zip(sizes[:-1], sizes[1:]):
@@ -76,24 +86,56 @@ def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
     return params
 
 
+def _check_params(params) -> None:
+    """``ValueError``/``TypeError`` unless ``params`` is ``[W0, b0, W1, b1, ...]``: per layer, a
+    2-D ``W`` of shape (M, N) and a 1-D ``b`` of shape (N,), each layer's M the previous N."""
+    expected = "params must be the list [W0, b0, W1, b1, ...] that init_params returns"
+    if not isinstance(params, (list, tuple)):
+        raise TypeError(f"{expected}; got {type(params).__name__}.")
+    if len(params) < 2 or len(params) % 2:
+        raise ValueError(f"{expected} (a weight matrix and a bias per layer, so an even number of arrays); "
+                         f"got {len(params)} array(s): is a bias or a weight matrix missing?")
+    previous = None
+    for L in range(len(params) // 2):
+        W, b = np.shape(params[2 * L]), np.shape(params[2 * L + 1])
+        if len(W) != 2 or b != W[1:]:
+            raise ValueError(f"{expected}: W{L} must have shape (M, N) and b{L} shape (N,); got {W} and {b}.")
+        if previous is not None and W[0] != previous:
+            raise ValueError(f"{expected}: W{L} has {W[0]} rows but the layer before has {previous} neurons "
+                             f"(W{L - 1} has {previous} columns).")
+        previous = W[1]
+
+
 def layer_sizes(params) -> list:
     """``[784, 128, 10]`` for ``[W0, b0, W1, b1]``."""
+    _check_params(params)
     return [params[0].shape[0]] + [W.shape[1] for W in params[::2]]
 
 
-def _check_input(X, params) -> None:
+def _check_input(X, params, name: str = "X") -> None:
     X_shape = np.shape(X)
     n_in = params[0].shape[0]
     if len(X_shape) != 2 or X_shape[1] != n_in:
         transposed = len(X_shape) == 2 and X_shape[0] == n_in
-        raise ValueError(f"X has shape {X_shape}; the network expects one sample per row, shape (D, {n_in})"
-                         + (": it looks transposed (samples are rows here, use X, not X.T)."
-                            if transposed else "."))
+        raise ValueError(f"{name} has shape {X_shape}; the network expects one sample per row, shape "
+                         f"(D, {n_in})" + (f": it looks transposed (samples are rows here, use {name}, not "
+                                          f"{name}.T)." if transposed else "."))
+
+
+def _check_data(X, y, params, x_name: str = "X", y_name: str = "y") -> np.ndarray:
+    """``y`` checked (labels of the network's classes, one per row of ``X``) as int64."""
+    _check_input(X, params, x_name)
+    y = check_labels(y, params[-1].shape[0], y_name)
+    if len(X) != len(y):
+        raise ValueError(f"{x_name} has {len(X)} rows but {y_name} has {len(y)} labels; they must match "
+                         "(one label per sample).")
+    return y
 
 
 def forward(X, params) -> tuple:
     """``(z0, a0, z1, a1, ...)`` for a batch ``X`` (one sample per row); the last
     ``a`` holds the probabilities (softmax), the hidden layers use ReLU."""
+    _check_params(params)
     _check_input(X, params)
     H = len(params) // 2 - 1
     outputs = []
@@ -108,10 +150,18 @@ def forward(X, params) -> tuple:
 def backward(X, Y, params, outputs) -> tuple:
     """``(dW0, db0, dW1, db1, ...)``: gradients of the batch-mean loss, from
     ``delta^H = a^H - y`` down to layer 0 (same order as ``params``)."""
+    _check_params(params)
+    _check_input(X, params)
     H = len(params) // 2 - 1
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(params):
+        raise ValueError(f"outputs must be what forward(X, params) returns, (z0, a0, z1, a1, ...): "
+                         f"{len(params)} arrays for these params.")
     if np.shape(Y) != np.shape(outputs[-1]):
         raise ValueError(f"Y has shape {np.shape(Y)} but the network outputs {np.shape(outputs[-1])}: "
                          "Y must be one-hot, one row per sample (utils.data.one_hot).")
+    if len(X) != len(Y):
+        raise ValueError(f"X has {len(X)} rows but Y and the outputs have {len(Y)}: they must be the same "
+                         "batch (pass forward(X, params) of this X).")
     grads = [None] * len(params)
     delta = (outputs[-1] - Y) / len(X)  # the 1/D of the average, applied once
     for L in range(H, -1, -1):
@@ -130,8 +180,13 @@ def sgd_step(params, grads, lr: float) -> None:
 
 
 def evaluate(X, y, params, chunk: int = 10000) -> tuple[float, float]:
-    """(mean loss, accuracy) over a data set, in chunks to bound memory."""
-    y = check_labels(y, params[-1].shape[0])
+    """(mean loss, accuracy) over a data set, in chunks of ``chunk`` rows to bound memory.
+
+    ``X`` holds one sample per row and ``y`` one label per row (``ValueError`` otherwise)."""
+    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1 (rows per forward pass); got {chunk!r}.")
+    _check_params(params)
+    y = _check_data(X, y, params)
     loss = correct = 0.0
     for start in range(0, len(X), chunk):
         xb, yb = X[start:start + chunk], y[start:start + chunk]
@@ -147,13 +202,23 @@ def train(params, ds, epochs: int, lr: float, batch_size: int | None = 128,
 
     Updates ``params`` in place and returns the :class:`~utils.history.History`.
     A run whose loss becomes NaN/inf or explodes is stopped and marked diverged.
+    Everything is checked before the first epoch: the settings, ``seed`` (an
+    integer >= 0), ``params``, and ``ds`` (a :class:`~utils.data.Dataset`, or any
+    object with ``x_train``, ``y_train``, ``x_test`` and ``y_test``); the errors
+    name the array at fault, ``ds.x_train`` or ``ds.y_test`` for instance.
     """
     from tqdm.auto import trange
 
     check_training_args(epochs, lr, batch_size)
+    check_seed(seed)
+    _check_params(params)
+    missing = [name for name in ("x_train", "y_train", "x_test", "y_test") if not hasattr(ds, name)]
+    if missing:
+        raise TypeError(f"ds must be a utils.data.Dataset (or an object with x_train, y_train, x_test and "
+                        f"y_test); got a {type(ds).__name__}, which has no {', '.join(missing)}.")
     n_out = params[-1].shape[0]
-    y_train = check_labels(ds.y_train, n_out, "ds.y_train")
-    _check_input(ds.x_train, params)
+    y_train = _check_data(ds.x_train, ds.y_train, params, "ds.x_train", "ds.y_train")
+    _check_data(ds.x_test, ds.y_test, params, "ds.x_test", "ds.y_test")
     history = History()
     elapsed = 0.0
     bar = trange(1, epochs + 1, desc="epochs", disable=not progress, leave=False)

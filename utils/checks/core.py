@@ -16,7 +16,10 @@ solution either, so that a student's traceback shows their cell and the message.
 
 from __future__ import annotations
 
+import inspect
 import linecache
+import math
+import numbers
 import traceback
 
 import numpy as np
@@ -31,13 +34,40 @@ def fail(message: str):
     raise CheckFailed(message) from None
 
 
+def _detach(value):
+    """A PyTorch tensor as a NumPy array (detached, on the CPU); anything else unchanged."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _real_array(value, name: str) -> np.ndarray:
+    """``value`` as a float64 array for :func:`rel_error`; ``TypeError`` naming ``name`` otherwise."""
+    if value is None:
+        raise TypeError(f"rel_error: {name} is None (a function without its `return`?); give numbers or "
+                        "arrays of numbers.")
+    try:
+        arr = np.asarray(_detach(value))
+    except (TypeError, ValueError, RuntimeError):  # ragged lists, odd objects
+        arr = np.asarray(None)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"rel_error: {name} holds complex numbers (a square root or a log of a negative "
+                        "number?); the values compared must be real.")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"rel_error compares numbers or arrays of numbers; {name} is a "
+                        f"{type(value).__name__} ({repr(value)[:40]}).")
+    return arr.astype(np.float64)
+
+
 def rel_error(a, b) -> float:
     """Relative error ``||a - b|| / (||a|| + ||b||)``: about 1e-7 or less for
     float64 maths that agree, 1e-2 or more for a wrong formula.
 
-    ``a`` and ``b`` must have the same shape: NumPy would otherwise broadcast
-    them (a (3,) against a (3, 1) array compares 9 pairs) and the error would mean nothing."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ``a`` and ``b`` are numbers or arrays of real numbers (PyTorch tensors too);
+    None, strings and complex numbers raise ``TypeError``. They must have the
+    same shape: NumPy would otherwise broadcast them (a (3,) against a (3, 1)
+    array compares 9 pairs) and the error would mean nothing."""
+    a, b = _real_array(a, "a"), _real_array(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"rel_error compares arrays of the same shape; got {a.shape} and {b.shape}.")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
@@ -49,27 +79,65 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     entry ``i`` of the array ``x`` (changed in place, then restored).
 
     ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
-    integer array cannot hold ``x + h`` and would give wrong values."""
+    integer array cannot hold ``x + h`` and would give wrong values. ``f`` takes
+    no argument (it reads ``x`` itself) and returns the loss, one real number;
+    ``h`` is a small positive float. Anything else raises ``TypeError`` or
+    ``ValueError`` before (or, for what ``f`` returns, as soon as) it is seen."""
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
                         "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
-    if not float(h) > 0:
+    if not callable(f):
+        raise TypeError(f"f must be a function that takes no argument and returns the loss; got "
+                        f"{type(f).__name__}.")
+    required = _required_arguments(f)
+    if required:
+        raise TypeError("f must take no argument: it reads x itself, which numerical_gradient changes in "
+                        f"place (write `def f(): return loss(...)`); this f requires {', '.join(required)}.")
+    if isinstance(h, bool) or not isinstance(h, numbers.Real):
+        raise TypeError(f"h must be a small positive float such as 1e-5; got {h!r} ({type(h).__name__}).")
+    if not (math.isfinite(h) and h > 0):
         raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
     grad = np.zeros_like(x, dtype=np.float64)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
         i = it.multi_index
         old = x[i]
-        x[i] = old + h
-        f_plus = f()
-        x[i] = old - h
-        f_minus = f()
-        x[i] = old
-        if np.ndim(f_plus) != 0:
-            raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(f_plus)}.")
+        try:
+            x[i] = old + h
+            f_plus = _loss(f())
+            x[i] = old - h
+            f_minus = _loss(f())
+        finally:
+            x[i] = old  # restored even when f fails
         grad[i] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+def _required_arguments(f) -> list[str]:
+    """The names of the arguments ``f`` cannot be called without (none when it cannot be told)."""
+    try:
+        parameters = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):  # some built-ins have no signature
+        return []
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _loss(value) -> float:
+    """What f returned, as one real number; an error saying what it was otherwise."""
+    if value is None:
+        raise TypeError("f returned None: f must return the loss (one number); is its `return` missing?")
+    value = _detach(value)
+    if np.ndim(value) != 0:
+        raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(value)}.")
+    if np.iscomplexobj(value) or isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"f must return the loss, one real number; it returned {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return the loss, one real number; it returned a "
+                        f"{type(value).__name__}.") from None
 
 
 # --- explaining an error raised inside the student's code ---------------------------------
@@ -105,8 +173,16 @@ def explain_error(err: BaseException) -> str:
 
 
 def _as_array(value):
+    """``value`` as a float64 array (a PyTorch tensor detached first), or None when it is not
+    an array of real numbers: strings, ragged lists and complex numbers are not."""
     try:
-        return np.asarray(value, dtype=np.float64)
+        arr = np.asarray(_detach(value))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if arr.dtype.kind not in "biuf" and arr.dtype != object:
+        return None
+    try:
+        return arr.astype(np.float64)
     except (TypeError, ValueError):
         return None
 
@@ -170,6 +246,13 @@ def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:
     """None when ``got`` matches ``expected``; otherwise one sentence saying what is wrong."""
     if got is None:
         return "returned None: is the `return` line missing?"
+    try:
+        complex_values = np.iscomplexobj(_detach(got))
+    except (TypeError, ValueError, RuntimeError):
+        complex_values = False
+    if complex_values:
+        return ("holds complex numbers (a square root or a log of a negative number?); the result must be "
+                "real.")
     g, e = _as_array(got), np.asarray(expected, dtype=np.float64)
     if g is None:
         return f"returned a {type(got).__name__}, expected an array of shape {e.shape}."
