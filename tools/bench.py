@@ -7,7 +7,9 @@
 **Speed.** For batch sizes 64, 128, 512 and 128 or 512 hidden units, each tool
 trains a 784-H-10 network with SGD on 60,000 x 784 float32 inputs (random
 pixels: speed does not depend on the pictures). Each tool runs in its own
-process, one after the other, so they do not compete for the cores. The first
+process, one after the other, so they do not compete for the cores, and the
+tools are interleaved configuration by configuration, so that drift in the
+machine's speed during the run hits all three alike. The first
 epoch is a warm-up (it includes Keras's XLA compilation); the next ``--epochs``
 (default 5) are timed. Epoch time = training only, as recorded by the same
 training entry point notebook 07 uses (``utils.train.run``, which calls
@@ -94,17 +96,25 @@ def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dic
 # --- driver ------------------------------------------------------------------------------
 
 
+def _run_worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dict]:
+    spec = json.dumps({"tool": tool, "mode": mode, "epochs": epochs, "n_train": n_train, "configs": configs})
+    out = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if out.returncode != 0:
+        sys.exit(f"the {tool} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run_tools(mode: str, epochs: int, n_train: int, configs) -> list[dict]:
+    """Each tool in its own process, one process at a time. For speed, configuration
+    by configuration (NumPy, PyTorch, Keras on one configuration, then the next), so
+    that a machine whose speed drifts during the run affects the three tools alike."""
     rows = []
-    for tool in TOOLS:
-        print(f"[{mode}] {tool} ...", flush=True)
-        spec = json.dumps({"tool": tool, "mode": mode, "epochs": epochs, "n_train": n_train,
-                           "configs": configs})
-        out = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        if out.returncode != 0:
-            sys.exit(f"the {tool} worker failed:\n{out.stderr[-3000:]}")
-        rows += json.loads(out.stdout.strip().splitlines()[-1])
+    groups = [[c] for c in configs] if mode == "speed" else [configs]
+    for group in groups:
+        for tool in TOOLS:
+            print(f"[{mode}] {tool} {group if mode == 'speed' else ''}...", flush=True)
+            rows += _run_worker(tool, mode, epochs, n_train, group)
     return rows
 
 
