@@ -1,31 +1,510 @@
-"""Self-checks of notebook 02's exercises (Keras)."""
+"""Self-checks of notebook 02's exercises (TensorFlow/Keras).
+
+Each check builds its own small problem from :func:`utils.reference.init_params`
+(float64, non-zero biases), runs the student's function on it, compares what comes
+back with the NumPy reference, and names the common mistakes it recognises
+(computed from the reference: a missing softmax, a step of the wrong sign, a loss
+summed instead of averaged, ...). Nothing here prints a line of the solution.
+"""
 
 from __future__ import annotations
 
-import numpy as np  # noqa: F401
+import itertools
+import math
+
+import numpy as np
 
 from utils import reference as ref
-from utils.checks.numpy_net import _compare, _fail, _passed, _small_problem
+from utils.checks.core import Check, CheckFailed, fail, rel_error
 
-__all__ = ["check_keras_one_hidden_layer"]
+__all__ = ["check_keras_one_hidden_layer", "check_train_step", "check_compile_and_fit",
+           "check_keras_deep_network"]
+
+PSL_SIZES = [784, 64, 32, 10]  # Vérine's PSL lecture: 52,650 parameters
 
 
-def check_keras_one_hidden_layer(build):
-    """``build(n_hidden)`` must return a Keras model computing the reference network."""
+# --- small shared pieces ------------------------------------------------------------------
+
+
+def _setup(sizes, seed: int = 4, n: int = 16):
+    """``[W0, b0, W1, b1, ...]`` in float64 with non-zero biases, a batch X and labels y."""
+    rng = np.random.default_rng(seed)
+    params = ref.init_params(*sizes, seed=seed, dtype=np.float64)
+    for b in params[1::2]:
+        b += 0.1 * rng.standard_normal(b.shape)
+    X = rng.random((n, sizes[0]))
+    y = rng.integers(0, sizes[-1], n)
+    return params, X, y
+
+
+def _matching(got, expected, mistakes: dict, tol: float) -> dict:
+    """The one mistake that ``got`` equals up to float32 rounding (relative error below
+    ``tol``), as ``{description: got}`` for ``Check.compare``; ``{}`` when ``got`` is right
+    or matches none. (``Check.compare`` matches mistakes entry by entry, stricter than
+    float32 rounding allows near zero.)"""
+    try:
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return {}
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape == e.shape and rel_error(g, e) <= tol:
+        return {}
+    for description, wrong in mistakes.items():
+        w = np.asarray(wrong, dtype=np.float64)
+        if w.shape == g.shape and np.all(np.isfinite(g)) and rel_error(g, w) <= tol:
+            return {description: g}
+    return {}
+
+
+def _compare(check: Check, part: str, got, expected, mistakes: dict, tol: float) -> bool:
+    """``check.compare`` with mistakes recognised up to float32 rounding."""
+    return check.compare(part, got, expected, mistakes=_matching(got, expected, mistakes, tol), tol=tol)
+
+
+def _merge_parts(check: Check, start: int) -> None:
+    """Problems recorded since index ``start`` that say the same thing about different
+    parts ("the change of W0: ...", "the change of b0: ...") become one line."""
+    merged: dict[str, list[str]] = {}
+    for line in check.problems[start:]:
+        part, _, message = line.partition(": ")
+        merged.setdefault(message, []).append(part)
+    lines = []
+    for message, parts in merged.items():
+        if len(parts) == 1:
+            lines.append(f"{parts[0]}: {message}")
+        else:
+            words = parts[0].split(" ")
+            prefix = " ".join(words[:-1]) if all(p.split(" ")[:-1] == words[:-1] for p in parts) else ""
+            names = [p[len(prefix):].strip() for p in parts] if prefix else parts
+            listed = ", ".join(names[:-1]) + " and " + names[-1]
+            lines.append(f"{prefix + ' ' if prefix else ''}{listed}: {message}")
+    check.problems[start:] = lines
+
+
+def _fault(check: Check, part: str, message: str) -> None:
+    """Record a failing part of a check already counted (``check.count``)."""
+    check.problems.append(f"{part}: {message}")
+    check.count = max(check.count, len(check.problems))
+
+
+def _kind(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _call(check: Check, fn, *args, explain=None, **kwargs):
+    """``check.call(fn, ...)``; an error raised inside ``fn`` is first offered to
+    ``explain(err)``, which may return a sentence naming the mistake behind it."""
+    __tracebackhide__ = True  # noqa: F841
+    if explain is None or not callable(fn):
+        return check.call(fn, *args, **kwargs)
+
+    def guarded(*a, **k):
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            return fn(*a, **k)
+        except (NotImplementedError, CheckFailed):
+            raise
+        except Exception as err:
+            message = explain(err)
+            if message is None:
+                raise
+        fail(f"{check.exercise}: {message}")
+
+    return check.call(guarded, *args, **kwargs)
+
+
+def _labels_error(err) -> str | None:
+    """The categorical (one-hot) loss given integer labels: Keras complains about ranks."""
+    text = str(err)
+    if "target" in text and "output" in text and ("rank" in text or "shape" in text):
+        return ("the loss expects one-hot labels (a row of 10 per image) and got integer labels 0-9 "
+                "(one number per image): that is categorical cross-entropy where the labels call for its "
+                "sparse version, which takes the class numbers as they are.")
+    return None
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+_HIDDEN = {"ReLU": ref.relu, "no activation": lambda z: z, "sigmoid": _sigmoid}
+_OUTPUT = {"softmax": ref.softmax,
+           "no activation": lambda z: z,
+           "ReLU": ref.relu,
+           "sigmoid": _sigmoid,
+           "softmax twice": lambda z: ref.softmax(ref.softmax(z))}
+_OUTPUT_WORDS = {"no activation": "no softmax on the output (the model returns the scores z, not "
+                                   "probabilities)",
+                 "ReLU": "ReLU on the output layer instead of softmax",
+                 "sigmoid": "sigmoid on the output layer instead of softmax",
+                 "softmax twice": "softmax applied twice on the output"}
+
+
+def _forward_with(X, params, hidden, output):
+    """The reference forward pass with the given activations (names of _HIDDEN/_OUTPUT)."""
+    a = X
+    n_layers = len(params) // 2
+    for L in range(n_layers):
+        z = a @ params[2 * L] + params[2 * L + 1]
+        a = _OUTPUT[output](z) if L == n_layers - 1 else _HIDDEN[hidden[L]](z)
+    return a
+
+
+def _activation_mistakes(X, params) -> dict:
+    """Every wrong choice of activations, described, with the output it gives."""
+    n_hidden = len(params) // 2 - 1
+    mistakes = {}
+    for hidden in itertools.product(_HIDDEN, repeat=n_hidden):
+        for output in _OUTPUT:
+            if output == "softmax" and all(h == "ReLU" for h in hidden):
+                continue
+            words = []
+            for L, h in enumerate(hidden):
+                where = "the hidden layer" if n_hidden == 1 else f"hidden layer L = {L}"
+                if h != "ReLU":
+                    words.append(f"{h} on {where}" if h != "no activation" else f"no ReLU on {where}")
+            if output != "softmax":
+                words.append(_OUTPUT_WORDS[output])
+            mistakes[" and ".join(words)] = _forward_with(X, params, hidden, output)
+    return mistakes
+
+
+def _layer_name(L: int, n_layers: int) -> str:
+    if L == n_layers - 1:
+        return f"the output layer (L = {L})"
+    return "the hidden layer (L = 0)" if n_layers == 2 else f"hidden layer L = {L}"
+
+
+def _inspect_network(check: Check, model, sizes, asked: str):
+    """Structure of a Keras model against the layer ``sizes``; the Dense layers when the
+    weights of the reference can be copied in, None otherwise. ``asked`` says which call
+    built it (for the messages)."""
     import keras
 
-    p, X, _ = _small_problem(n_in=784, n_hidden=7)
-    model = build(7)
     if not isinstance(model, keras.Model):
-        _fail("one_hidden_layer", f"returned {type(model).__name__}, not a Keras model.",
-              "return keras.Sequential([keras.Input(shape=(784,)), Dense(...), Dense(...)]).")
+        _fault(check, "the model", f"{asked} returned {_kind(model)}, not a Keras model "
+               "(a keras.Sequential of layers).")
+        return None
+    check.count += 1
+    if not model.built:
+        _fault(check, "the input", f"the model has no input layer: nothing tells Keras that an image "
+               f"arrives as {sizes[0]} values, so it has created no weight yet (summary() shows no "
+               "parameters, and the NumPy weights cannot be copied in). A keras.Input comes first.")
+        try:
+            model.build((None, sizes[0]))
+        except Exception:
+            return None
+    else:
+        try:
+            shape = tuple(model.inputs[0].shape)[1:]
+        except Exception:
+            shape = (sizes[0],)
+        if shape != (sizes[0],):
+            _fault(check, "the input", f"the input has shape {shape}; an image arrives as one row of "
+                   f"{sizes[0]} values, shape ({sizes[0]},).")
+            return None
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    if [d.units for d in dense] != [7, 10]:
-        _fail("one_hidden_layer", f"has Dense layers of {[d.units for d in dense]} units, expected [7, 10].",
-              "one hidden Dense layer of n_hidden units, then one of 10 units.")
-    for d, W, b in zip(dense, p[::2], p[1::2]):
-        d.set_weights([W.astype("float32"), b.astype("float32")])
-    expected = ref.forward(X, p)[-1]
-    _compare("one_hidden_layer", model(X.astype("float32")).numpy(), expected,
-             "hidden layer with activation='relu', output layer with activation='softmax'.", tol=1e-5)
-    _passed("one_hidden_layer", 2)
+    units, expected = [d.units for d in dense], list(sizes[1:])
+    check.count += 1
+    if units != expected:
+        if len(units) == len(expected) > 1 and units == expected[::-1]:
+            _fault(check, "the layers", f"they are in the wrong order: the Dense layers have {units} units, "
+                   f"first to last, but the input goes through the hidden layer ({expected[0]} "
+                   f"units) first and the output layer ({expected[-1]} units) last.")
+        elif len(units) != len(expected):
+            _fault(check, "the layers", f"{len(units)} Dense layer(s) of {units} units; {asked} needs "
+                   f"{len(expected)}: {expected}.")
+        else:
+            for L, (u, e) in enumerate(zip(units, expected)):
+                if u != e:
+                    _fault(check, "the layer sizes", f"{_layer_name(L, len(expected))} has {u} units, "
+                           f"expected {e} for {asked}.")
+        return None
+    no_bias = [L for L, d in enumerate(dense) if not d.use_bias]
+    check.count += 1
+    for L in no_bias:
+        _fault(check, "the biases", f"{_layer_name(L, len(dense))} ({dense[L].units} units) has no bias "
+               "(use_bias=False): the lecture's z = W^T a + b needs b.")
+    return None if no_bias else dense
+
+
+def _compare_outputs(check: Check, model, dense, params, X, part: str):
+    for layer, W, b in zip(dense, params[::2], params[1::2]):
+        layer.set_weights([W.astype(np.float32), b.astype(np.float32)])
+    got = _call(check, model, X.astype(np.float32))
+    got = got.numpy() if hasattr(got, "numpy") else got
+    _compare(check, part, got, ref.forward(X, params)[-1], _activation_mistakes(X, params), tol=1e-5)
+
+
+# --- the exercises ------------------------------------------------------------------------
+
+
+def check_keras_one_hidden_layer(one_hidden_layer):
+    """``one_hidden_layer(n_hidden)``: Input(784), Dense(n_hidden, ReLU) named "hidden",
+    Dense(10, softmax) named "output": it must compute the reference network."""
+    __tracebackhide__ = True  # noqa: F841
+    check = Check("one_hidden_layer")
+    n_hidden = 7
+    params, X, _ = _setup([784, n_hidden, 10])
+    model = _call(check, one_hidden_layer, n_hidden)
+    dense = _inspect_network(check, model, [784, n_hidden, 10], f"one_hidden_layer({n_hidden})")
+    if dense is not None:
+        names = [layer.name for layer in dense]
+        check.count += 1
+        for name in ("hidden", "output"):
+            if name not in names:
+                _fault(check, "the layer names", f"no Dense layer is named {name!r} (the names are "
+                       f"{names}); the cells below find the layers by these two names.")
+        _compare_outputs(check, model, dense, params, X, "the output a1 (probabilities)")
+    check.done()
+
+
+def _tape_error(err) -> str | None:
+    text = str(err)
+    if "NoneType" in text or "No gradients provided" in text:
+        return ("the gradients are None: the tape differentiates only what it recorded, so the forward "
+                "pass and the loss must be computed inside the `with tf.GradientTape()` block (and the "
+                "gradient asked for the model's trainable variables).")
+    return _labels_error(err)
+
+
+def _float64_network(params):
+    import keras
+
+    n_layers = len(params) // 2
+    layers = [keras.Input(shape=(params[0].shape[0],), dtype="float64")]
+    for L in range(n_layers):
+        layers.append(keras.layers.Dense(params[2 * L].shape[1], dtype="float64",
+                                         activation="softmax" if L == n_layers - 1 else "relu"))
+    model = keras.Sequential(layers)
+    for layer, W, b in zip(model.layers, params[::2], params[1::2]):
+        layer.set_weights([W, b])
+    return model
+
+
+def check_train_step(train_step):
+    """``train_step(model, X, y, lr)``: one step of gradient descent by hand, with
+    ``tf.GradientTape``; every weight must move by ``-lr * dR/dW`` (the NumPy
+    reference's gradient) and the function must return the batch's mean loss."""
+    __tracebackhide__ = True  # noqa: F841
+    check = Check("train_step")
+    params, X, y = _setup([784, 7, 10], seed=6)
+    model = _float64_network(params)
+    names = ("W0", "b0", "W1", "b1")
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    lr, D = 0.5, len(X)
+    loss = _call(check, train_step, model, X, y, lr, explain=_tape_error)
+    after = [v.numpy() for v in model.trainable_variables]
+    Y = np.eye(10)[y]
+    outputs = ref.forward(X, params)
+    grads = ref.backward(X, Y, params, outputs)
+    unchanged, start = [], len(check.problems)
+    for name, b, a, g in zip(names, before, after, grads):
+        step = a - b
+        if not np.any(step):  # said once for all of them, below
+            unchanged.append(name)
+            check.count += 1
+            continue
+        _compare(check, f"the change of {name}", step, -lr * g, tol=1e-6, mistakes={
+            "the update applied with the wrong sign (a step up the gradient, which increases the loss)":
+                lr * g,
+            "a step without the learning rate lr (the whole gradient was subtracted)": -g,
+            "a step up the gradient and without the learning rate": g,
+            f"the gradient of the loss summed over the batch instead of averaged (a step D = {D} times "
+            "too large)": -lr * D * g,
+        })
+    _merge_parts(check, start)
+    check.count += 1
+    if unchanged and len(unchanged) < len(names):
+        _fault(check, "the variables", f"only some variables were updated: {', '.join(unchanged)} did not "
+               "change. The step goes through every trainable variable of the model.")
+    elif len(unchanged) == len(names):
+        _fault(check, "the variables", "no variable of the model changed: the new values must be written "
+               "into the model's variables themselves (a new tensor computed from them leaves them "
+               "as they were).")
+    mean_loss = ref.cross_entropy(outputs[-1], Y)
+    losses = -np.log(outputs[-1][np.arange(D), y])
+    got = loss.numpy() if hasattr(loss, "numpy") else loss
+    _compare(check, "the returned loss", got, mean_loss, tol=1e-6, mistakes={
+        "the per-sample losses (a vector of D values), not their mean": losses,
+        "the loss summed over the batch instead of averaged": D * mean_loss,
+    })
+    check.done()
+
+
+def _loss_name(loss) -> tuple[str, bool]:
+    """(name, from_logits) of what was given to ``compile(loss=...)``."""
+    if isinstance(loss, str):
+        return loss, False
+    config = {}
+    if hasattr(loss, "get_config"):
+        try:
+            config = loss.get_config() or {}
+        except Exception:
+            config = {}
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+    if type(loss).__name__ in ("SparseCategoricalCrossentropy", "CategoricalCrossentropy"):
+        name = {"SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+                "CategoricalCrossentropy": "categorical_crossentropy"}[type(loss).__name__]
+    return str(name), bool(config.get("from_logits", False))
+
+
+def _optimizer_check(check: Check, model, lr: float) -> None:
+    """The optimiser ``compile`` was given: plain SGD at the learning rate ``lr``."""
+    optimizer = getattr(model, "optimizer", None)
+    check.count += 1
+    if optimizer is None:
+        _fault(check, "the optimizer", "the model has none: it was not compiled.")
+    elif type(optimizer).__name__ != "SGD":
+        _fault(check, "the optimizer", f"{type(optimizer).__name__}, not the plain stochastic gradient "
+               "descent of the lectures (W <- W - lr dR/dW, keras.optimizers.SGD).")
+    else:
+        rate = _as_float(optimizer.learning_rate)
+        check.count += 1
+        if not math.isclose(rate, lr, rel_tol=1e-6):
+            default = (" (SGD's default, when no rate is given)" if math.isclose(rate, 0.01, rel_tol=1e-6)
+                       else "")
+            _fault(check, "the learning rate", f"the optimizer's learning rate is {rate:g}{default}, but "
+                   f"this call asked for lr={lr}: the `lr` argument does not reach the optimizer.")
+        momentum = float(optimizer.get_config().get("momentum", 0.0) or 0.0)
+        if momentum:
+            _fault(check, "the optimizer", f"SGD with momentum {momentum:g}: the lectures' SGD has none.")
+
+
+def _fit_error(model, lr: float):
+    """Explains an error raised by fit, and adds what is wrong with the optimiser, if anything."""
+    def explain(err):
+        message = _labels_error(err)
+        if message is None and "compile" in str(err):
+            return ("fit was called on a model that is not compiled: compile it first, with the optimiser, "
+                    "the loss and the metric.")
+        if message is None:
+            return None
+        optimizer_check = Check("compile_and_fit")
+        _optimizer_check(optimizer_check, model, lr)
+        also = "".join(f"\n  - {p}" for p in optimizer_check.problems)
+        return f"fit stopped with an error.\n  - the loss: {message}" + also
+    return explain
+
+
+def _as_float(value) -> float:
+    return float(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
+
+
+def check_compile_and_fit(compile_and_fit):
+    """``compile_and_fit(model, ds, epochs, lr, batch_size, **speed)``: SGD at ``lr``,
+    sparse categorical cross-entropy on the softmax outputs, the accuracy metric,
+    ``fit`` with ``batch_size``, ``epochs`` and the test set as validation data; the
+    ``speed`` options go to ``compile``; returns Keras's History."""
+    __tracebackhide__ = True  # noqa: F841
+    import keras
+
+    from utils.data import Dataset
+
+    check = Check("compile_and_fit")
+    params, _, _ = _setup([784, 7, 10], seed=8)
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(7, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    for layer, W, b in zip(model.layers, params[::2], params[1::2]):
+        layer.set_weights([W.astype(np.float32), b.astype(np.float32)])
+    rng = np.random.default_rng(8)
+    n_train, lr, batch, epochs, spe = 192, 0.05, 48, 2, 2
+    ds = Dataset(rng.random((n_train, 784), dtype=np.float32), rng.integers(0, 10, n_train),
+                 rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64), source="sample")
+    history = _call(check, compile_and_fit, model, ds, epochs, lr=lr, batch_size=batch, jit_compile=False,
+                    steps_per_execution=spe, explain=_fit_error(model, lr))
+
+    _optimizer_check(check, model, lr)
+    optimizer = getattr(model, "optimizer", None)
+
+    # the loss
+    loss = getattr(model, "loss", None)
+    check.count += 1
+    if optimizer is not None:
+        name, from_logits = _loss_name(loss)
+        if "sparse_categorical_crossentropy" in name:
+            if from_logits:
+                _fault(check, "the loss", "from_logits=True tells the loss that the model returns scores z "
+                       "(logits) and makes it apply a softmax itself; this model already ends with a "
+                       "softmax, so the softmax would be applied twice.")
+        elif "categorical_crossentropy" in name:
+            _fault(check, "the loss", "categorical cross-entropy compares with one-hot rows; ds.y_train "
+                   "holds integer labels 0-9, which the sparse version of the same loss takes as they are.")
+        else:
+            _fault(check, "the loss", f"{name!r} is not the lecture's cross-entropy J = -sum_n y_n ln a_n "
+                   "for integer labels.")
+
+    # what fit did
+    check.count += 1
+    if not isinstance(history, keras.callbacks.History):
+        _fault(check, "the returned value", f"{_kind(history)}; the History that fit returns is what the "
+               "learning curves are drawn from.")
+        check.done()
+    figures = history.history
+    steps = (history.params or {}).get("steps")
+    expected_steps = math.ceil(n_train / batch)
+    check.count += 1
+    if steps is not None and steps != expected_steps:
+        size = n_train / steps
+        if steps == math.ceil(n_train / 32):
+            what = "batches of 32, Keras's default: the batch size was not given to fit"
+        else:
+            what = f"batches of about {size:.0f} images"
+        _fault(check, "the batch size", f"fit ran {steps} steps per epoch on {n_train} images ({what}); "
+               f"this call asked for batch_size={batch}, {expected_steps} steps.")
+    n_epochs = len(figures.get("loss", []))
+    check.count += 1
+    if n_epochs != epochs:
+        _fault(check, "the epochs", f"fit trained for {n_epochs} epoch(s); this call asked for "
+               f"epochs={epochs}.")
+    check.count += 1
+    if "accuracy" not in figures:
+        _fault(check, "the metric", f"fit recorded {sorted(figures)} but no 'accuracy': the curves and the "
+               "table need the accuracy metric.")
+    check.count += 1
+    if "val_loss" not in figures:
+        _fault(check, "the validation data", "fit recorded no validation figures: the learning curves need "
+               "the test set's loss and accuracy after each epoch.")
+    else:
+        try:
+            test_loss = float(model.evaluate(ds.x_test, ds.y_test, verbose=0, return_dict=True)["loss"])
+        except Exception:
+            test_loss = None
+        if test_loss is not None and not math.isclose(figures["val_loss"][-1], test_loss, rel_tol=1e-4):
+            _fault(check, "the validation data", "the validation figures are not the test set's (a part of "
+                   "the training set held out by validation_split, or another set?): here the test "
+                   "set serves as validation data, only to draw the curves.")
+    check.count += 1
+    if getattr(model, "steps_per_execution", spe) != spe or getattr(model, "jit_compile", False) is True:
+        _fault(check, "the speed options", f"the options given to compile_and_fit (here jit_compile=False, "
+               f"steps_per_execution={spe}) do not reach compile: the trainings below pass them to run "
+               "faster.")
+    check.done()
+
+
+def check_keras_deep_network(deep_network):
+    """``deep_network(sizes)``: a Keras Sequential with one Dense layer per pair of sizes,
+    ReLU on the hidden layers and softmax on the output; for Vérine's PSL lecture,
+    ``deep_network([784, 64, 32, 10])`` has 52,650 parameters."""
+    __tracebackhide__ = True  # noqa: F841
+    check = Check("deep_network")
+    for sizes in (PSL_SIZES, [784, 16, 12, 8, 10]):
+        asked = f"deep_network({sizes})"
+        params, X, _ = _setup(sizes, seed=9)
+        model = _call(check, deep_network, list(sizes))
+        dense = _inspect_network(check, model, sizes, asked)
+        expected = sum(p.size for p in params)
+        try:
+            count = model.count_params()
+        except Exception:  # not a Keras model, or one that could not be built
+            count = None
+        check.count += 1
+        if count is not None and count != expected:
+            _fault(check, "the parameters", f"{asked} has {count:,} parameters, expected {expected:,} "
+                   "(M x N weights and N biases per layer).")
+        if dense is None:
+            break
+        _compare_outputs(check, model, dense, params, X, f"the output of {asked}")
+        if not check.ok:
+            break
+    check.done()
