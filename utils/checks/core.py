@@ -204,8 +204,8 @@ class Check:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
-            message = (f"{self.exercise}: not written yet. Replace `raise NotImplementedError()` with your "
-                       "code, run that cell, then this one again.")
+            message = (f"{self.exercise}: not written yet. Replace the line `raise NotImplementedError(...)` "
+                       "with your code, run that cell, then this one again.")
         except CheckFailed:
             raise
         except Exception as err:  # a crash inside the student's code, explained
