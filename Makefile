@@ -17,7 +17,8 @@ LOWEST       ?= .venv-lowest
 LOWEST_BIN   := $(LOWEST)/bin
 LOWEST_STAMP := $(LOWEST)/.installed
 
-.PHONY: help venv lab test test-lowest lint unit notebooks bench bench-accuracy student html badges clean
+.PHONY: help venv lab test test-lowest lint unit notebooks bench bench-accuracy student publish-student \
+        grade html badges clean
 
 help:
 	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
@@ -25,9 +26,11 @@ help:
 	@echo "make test-lowest - the same check in .venv-lowest, every package at its lower bound"
 	@echo "make bench  - epoch time of NumPy, PyTorch and Keras (results/bench/)"
 	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
-	@echo "make student - the student edition, solutions blanked (build/student/)"
+	@echo "make student - the student edition: a runnable tree, solutions blanked (build/student/)"
+	@echo "make publish-student - commit that edition to the student branch (pushes nothing)"
+	@echo "make grade SUBMISSIONS=DIR - run and grade DIR/<student>/NN_*.ipynb (build/grades/)"
 	@echo "make html   - execute every notebook into the course book (build/html/; TP_QUICK=1 honoured)"
-	@echo "make badges - rewrite the Colab badges from [tool.course] in pyproject.toml"
+	@echo "make badges - rewrite the Colab badges and setup cells from [tool.course] in pyproject.toml"
 	@echo "make clean  - remove .venv, build/ and results/"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -85,6 +88,13 @@ bench-accuracy: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python tools/student.py
+
+publish-student: $(STAMP)
+	$(BIN)/python tools/publish.py
+
+# GRADE_ARGS: e.g. --jobs 2 --cell-timeout 120 --timeout 600 (python tools/grade.py --help)
+grade: $(STAMP)
+	$(BIN)/python tools/grade.py $(if $(SUBMISSIONS),"$(SUBMISSIONS)",) $(GRADE_ARGS)
 
 html: $(STAMP)
 	$(BIN)/python tools/book.py

@@ -1,5 +1,6 @@
-"""Instructor tooling: the student edition, the course book, the Colab links and setup cell,
-and the test session itself (tests/conftest.py: results go to a temporary folder)."""
+"""Instructor tooling: the course book, the Colab links and setup cell, and the test session
+itself (tests/conftest.py: results go to a temporary folder). The student edition and its
+publication: tests/test_student.py; grading: tests/test_grade.py."""
 
 import ast
 import importlib.util
@@ -22,134 +23,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import book  # noqa: E402
 import colab  # noqa: E402
-import student  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-WITH_EXERCISES = [p for p in NOTEBOOKS if "### BEGIN SOLUTION" in p.read_text()]
-
-
-# --- the marker parser ------------------------------------------------------------------
-
-
-def test_a_region_becomes_nbgraders_stub_at_its_indentation():
-    source = ("def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
-              "    ### END SOLUTION\n")
-    out, n = student.blank(source, "nb, cell 0")
-    assert n == 1
-    assert out == "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()"
-    md, n = student.blank("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "nb, cell 1", markdown=True)
-    assert (md, n) == ("Why?\nYOUR ANSWER HERE", 1)
-
-
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1\n", "line 1: BEGIN SOLUTION is never closed"),
-    ("x = 1\n### END SOLUTION\n", "line 2: END SOLUTION without a BEGIN"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n", "line 2: nested BEGIN SOLUTION"),
-    ("### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS\n", "line 1: unknown marker"),
-    ("## BEGIN SOLUTION\nx = 1\n## END SOLUTION\n", "line 1: malformed marker"),
-])
-def test_bad_markers_stop_the_build_and_say_where(source, message):
-    with pytest.raises(student.MarkerError, match=f"nb.ipynb, cell 3, {message}"):
-        student.blank(source, "nb.ipynb, cell 3")
-
-
-def test_a_bad_marker_anywhere_writes_nothing(tmp_path):
-    cell = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx\n### END SOLUTION")
-    good = nbformat.v4.new_notebook(cells=[cell])
-    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("t"),
-                                          nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")])
-    (tmp_path / "src").mkdir()
-    nbformat.write(good, tmp_path / "src" / "a.ipynb")
-    nbformat.write(bad, tmp_path / "src" / "b.ipynb")
-    with pytest.raises(student.MarkerError, match="b.ipynb, cell 1, line 1"):
-        student.build(tmp_path / "src", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-# --- the student edition of the real notebooks -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory):
-    out = tmp_path_factory.mktemp("student")
-    counts = student.build(ROOT / "notebooks", out)
-    return out, counts
-
-
-def test_every_notebook_is_in_the_edition_and_notebook_01_has_exercises(edition):
-    out, counts = edition
-    assert sorted(counts) == [p.name for p in NOTEBOOKS]
-    assert counts["01_numpy_one_hidden_layer.ipynb"] >= 6
-
-
-@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
-def test_no_solution_survives_and_other_cells_are_unchanged(edition, path):
-    out, _ = edition
-    original = nbformat.read(path, as_version=4)
-    blanked = nbformat.read(out / path.name, as_version=4)
-    assert len(original.cells) == len(blanked.cells)
-    for before, after in zip(original.cells, blanked.cells):
-        if "### BEGIN SOLUTION" not in before.source:
-            assert after.source == before.source and after.cell_type == before.cell_type
-            continue
-        solution, inside = [], False
-        for line in before.source.splitlines():
-            if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
-                inside = line.strip() == "### BEGIN SOLUTION"
-            elif inside and line.strip():
-                solution.append(line.strip())
-        kept = {line.strip() for line in after.source.splitlines()}
-        assert solution and not kept & set(solution), f"solution text survives: {kept & set(solution)}"
-        assert "raise NotImplementedError()" in after.source
-    assert all(c.get("outputs", []) == [] for c in blanked.cells if c.cell_type == "code")
-
-
-def _run_through_last_check(nb, folder):
-    """Execute a notebook's cells up to its last self-check, on a fresh kernel whose working
-    folder is ``folder``; return the executed cells. Nothing is written to ``folder``."""
-    from nbclient import NotebookClient
-
-    last = max(i for i, c in enumerate(nb.cells) if "checks.check_" in c.source)
-    nb = nbformat.from_dict(nb)
-    nb.cells = nb.cells[:last + 1]
-    NotebookClient(nb, allow_errors=True, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    return nb.cells
-
-
-@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
-def test_self_checks_fail_on_the_student_edition(edition, path):
-    """Every exercise is followed by its self-check, and on the student edition every one of them
-    fails. (On the solutions they pass: they run, and would fail, under nbval with the notebook.)"""
-    out, _ = edition
-    solution = nbformat.read(path, as_version=4)
-    exercise_cells = [i for i, c in enumerate(solution.cells)
-                      if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
-    check_cells = []
-    for i in exercise_cells:
-        following = [j for j in range(i + 1, len(solution.cells)) if solution.cells[j].cell_type == "code"]
-        assert following and "checks.check_" in solution.cells[following[0]].source, f"cell {i} has no check"
-        check_cells.append(following[0])
-    # the student copy stays in the temporary edition; its kernel works in notebooks/, as a
-    # student's would, so that relative paths behave the same
-    before = sorted(p.name for p in path.parent.iterdir())
-    cells = _run_through_last_check(nbformat.read(out / path.name, as_version=4), path.parent)
-    assert sorted(p.name for p in path.parent.iterdir()) == before, "something was written to notebooks/"
-    errors = {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
-    passed = [j for j, found in errors.items() if not found]
-    assert not passed, f"self-checks that passed on the student edition: cells {passed}"
-    first = errors[check_cells[0]][0]
-    assert "not written yet" in first.evalue, f"the first self-check says {first.ename}: {first.evalue}"
-
-
-def test_the_student_edition_is_never_written_next_to_the_notebooks(tmp_path):
-    (tmp_path / "src").mkdir()
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
-    nbformat.write(nb, tmp_path / "src" / "a.ipynb")
-    for dest in (tmp_path / "src", tmp_path / "src" / "student"):
-        with pytest.raises(ValueError, match="inside"):
-            student.build(tmp_path / "src", dest)
-    assert [p.name for p in (tmp_path / "src").iterdir()] == ["a.ipynb"]
 
 
 # --- the course book ------------------------------------------------------------------------
@@ -196,7 +71,7 @@ def test_the_fixture_notebooks_are_stored_clean():
         nb = nbformat.read(path, as_version=4)
         assert all(c.get("outputs", []) == [] and c.get("execution_count") is None
                    for c in nb.cells if c.cell_type == "code"), path
-        assert all(set(c.metadata) <= {"tags"} for c in nb.cells), path
+        assert all(set(c.metadata) <= {"tags", "nbgrader"} for c in nb.cells), path
 
 
 # --- a test run leaves no trace (tests/conftest.py) ---------------------------------------
@@ -240,15 +115,42 @@ def test_a_results_folder_chosen_by_the_caller_is_kept(pytestconfig, tmp_path, m
 # --- Colab --------------------------------------------------------------------------------------
 
 
-def test_every_badge_and_clone_address_matches_the_setting():
+def test_every_badge_and_setup_cell_matches_the_setting():
+    """Fails until `make badges` has written tools/colab.py's setup cell into every notebook."""
     assert colab.problems() == []
 
 
-def test_a_changed_setting_makes_every_badge_stale(monkeypatch):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_setup_cell_of_every_notebook_is_the_template(path):
+    """Fails until `make badges` has written tools/colab.py's setup cell into every notebook."""
+    repository, branch = colab.setting()
+    assert _setup_cell(path) == colab.setup_cell(repository, branch)
+
+
+def test_a_changed_setting_makes_every_badge_and_setup_cell_stale(monkeypatch):
     monkeypatch.setattr(colab, "setting", lambda: ("someone/else", "main"))
     found = colab.problems()
     assert sum("first cell's badge" in line for line in found) == len(NOTEBOOKS)
-    assert sum("does not clone" in line for line in found) == len(NOTEBOOKS)
+    assert sum("Colab setup cell is stale" in line for line in found) == len(NOTEBOOKS)
+
+
+def test_check_reports_a_stale_setup_cell_and_make_badges_rewrites_it(monkeypatch, tmp_path, capsys):
+    (tmp_path / "notebooks").mkdir()
+    repository, branch = colab.setting()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 01 · A\n\n" + colab.badge("01_a.ipynb", repository, branch)),
+        nbformat.v4.new_code_cell('import sys\nif "google.colab" in sys.modules:\n    pass  # an old one'),
+        nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(nb, tmp_path / "notebooks" / "01_a.ipynb")
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (tmp_path / "README.md").write_text(colab.badge("01_a.ipynb", repository, branch))
+    monkeypatch.setattr(colab, "ROOT", tmp_path)
+    assert colab.main(["--check"]) == 1
+    assert "01_a.ipynb: the Colab setup cell is stale" in capsys.readouterr().out
+    assert colab.main([]) == 0
+    written = nbformat.read(tmp_path / "notebooks" / "01_a.ipynb", as_version=4)
+    assert written.cells[1].source == colab.setup_cell(repository, branch)
+    assert written.cells[2].source == "x = 1"
 
 
 def test_a_badge_to_a_missing_notebook_is_caught(monkeypatch, tmp_path):
@@ -267,43 +169,98 @@ def _setup_cell(path):
 
 
 COURSE = "/content/tp-deep-learning"
+SITE = "/usr/local/lib/python3/dist-packages"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-@pytest.mark.parametrize("runtime", ["fresh", "cloned, codecarbon there"])
-def test_the_setup_cell_on_simulated_colab(path, runtime, monkeypatch, tmp_path):
+def _simulate_colab(monkeypatch, tmp_path, *, course_has=None, codecarbon="missing"):
+    """Run the template setup cell as on Colab, with a temporary folder for /content/tp-deep-learning
+    holding ``course_has`` (None: no folder), CodeCarbon ``missing`` / ``there`` / ``failing``.
+    Returns the events (commands run, folders added, chdir) and the course folder."""
+    course = tmp_path / "content" / "tp-deep-learning"
+    if course_has is not None:
+        course.mkdir(parents=True)
+        for name in course_has:
+            (course / name).mkdir()
+            (course / name / "left-over").write_text("from an earlier run")
     events = []
-    fresh = runtime == "fresh"
-    monkeypatch.chdir(tmp_path)  # no ../utils here, as in a Colab runtime
+
+    def run(cmd, **kw):
+        events.append(("run", [str(c) for c in cmd]))
+        if cmd[:2] == ["git", "clone"]:  # a clone that works
+            for name in ("notebooks", "utils", ".git"):
+                Path(cmd[-1], name).mkdir(parents=True)
+        if cmd[-1] == "codecarbon" and codecarbon == "failing":
+            return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found for "
+                                               "codecarbon\n")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: events.append(("run", cmd)))
-    monkeypatch.setattr(os, "chdir", lambda folder: events.append(("chdir", folder)))
-    monkeypatch.setattr(site, "getsitepackages", lambda *a: ["/usr/local/lib/python3/dist-packages"])
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(os, "chdir", lambda folder: events.append(("chdir", str(folder))))
+    monkeypatch.setattr(site, "getsitepackages", lambda *a: [SITE])
     monkeypatch.setattr(site, "addsitedir", lambda folder, *a: events.append(("addsitedir", folder)))
-    real_exists = Path.exists
-    monkeypatch.setattr(Path, "exists", lambda self, **kw: (not fresh) if str(self) == COURSE
-                        else real_exists(self, **kw))
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (None if fresh else object())
-                        if name == "codecarbon" else real_find_spec(name, *a))
-    exec(_setup_cell(path), {})
-    repository, _ = colab.setting()
-    clone = [("run", ["git", "clone", "--depth", "1", f"https://github.com/{repository}", COURSE])]
-    install = [("run", [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", COURSE]),
-               ("addsitedir", "/usr/local/lib/python3/dist-packages"),  # the running kernel sees it
-               ("chdir", COURSE + "/notebooks")]
-    codecarbon = [("run", [sys.executable, "-m", "pip", "install", "-q", "codecarbon"])]
-    assert events == (clone + install + codecarbon if fresh else install)
+    there = object() if codecarbon == "there" else None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: there if name == "codecarbon"
+                        else real_find_spec(name, *a))
+    cell = colab.setup_cell(*colab.setting())
+    assert f'COURSE = "{COURSE}"' in cell
+    exec(cell.replace(f'COURSE = "{COURSE}"', f"COURSE = {str(course)!r}"), {})
+    return events, course
+
+
+@pytest.mark.parametrize("runtime", ["fresh", "already cloned", "partial clone", "codecarbon fails"])
+def test_the_setup_cell_on_simulated_colab(runtime, monkeypatch, tmp_path, capsys):
+    course_has = {"fresh": None, "already cloned": ["notebooks", "utils"], "partial clone": [".git", "utils"],
+                  "codecarbon fails": None}[runtime]
+    codecarbon = {"already cloned": "there", "codecarbon fails": "failing"}.get(runtime, "missing")
+    events, course = _simulate_colab(monkeypatch, tmp_path, course_has=course_has, codecarbon=codecarbon)
+    printed = capsys.readouterr().out.splitlines()
+    repository, branch = colab.setting()
+    url = f"https://github.com/{repository}"
+    clone = [("run", ["git", "clone", "--depth", "1", "--branch", branch, url, str(course)])]
+    install = [("run", [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(course)]),
+               ("addsitedir", SITE),  # the running kernel sees the install
+               ("chdir", f"{course}/notebooks")]
+    pip_codecarbon = [("run", [sys.executable, "-m", "pip", "install", "-q", "codecarbon"])]
+    if runtime == "already cloned":
+        assert events == install
+        assert printed == ["Colab: installed the course, CodeCarbon already there."]
+    else:
+        assert events == clone + install + pip_codecarbon
+        assert (course / "notebooks").is_dir() and not (course / "utils" / "left-over").exists()
+    if runtime == "fresh":
+        assert printed == [f"Colab: cloned {url} ({branch}), installed the course, installed CodeCarbon."]
+    if runtime == "partial clone":
+        assert printed == [f"Colab: removed an incomplete {course}, cloned {url} ({branch}), installed the "
+                           "course, installed CodeCarbon."]
+    if runtime == "codecarbon fails":
+        assert printed == ["CodeCarbon could not be installed (ERROR: No matching distribution found for "
+                           "codecarbon): the course runs without energy figures",
+                           f"Colab: cloned {url} ({branch}), installed the course."]
     assert not any(pkg in " ".join(map(str, event[1])) for event in events for pkg in ("tensorflow", "torch"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_the_setup_cell_outside_colab_does_nothing(path, monkeypatch, capsys):
+def test_a_failed_clone_stops_with_gits_message(monkeypatch, tmp_path):
+    def run(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 128, "", "fatal: Remote branch student not found in "
+                                           "upstream origin")
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", run)
+    cell = colab.setup_cell("me/course", "student").replace(f'COURSE = "{COURSE}"',
+                                                            f"COURSE = {str(tmp_path / 'c')!r}")
+    with pytest.raises(RuntimeError, match="git clone .* failed: fatal: Remote branch student not found"):
+        exec(cell, {})
+
+
+def test_the_setup_cell_outside_colab_does_nothing(monkeypatch, capsys):
     commands = []
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd))
-    exec(_setup_cell(path), {})
+    exec(colab.setup_cell(*colab.setting()), {})
     assert commands == [] and capsys.readouterr().out == ""
 
 
@@ -386,7 +343,7 @@ def test_the_setup_cell_installs_the_course_into_a_running_python(tmp_path):
             (build_path / name).symlink_to(packages / name)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
-    cell = _setup_cell(ROOT / "notebooks" / "01_numpy_one_hidden_layer.ipynb")
+    cell = colab.setup_cell(*colab.setting())
     assert f'COURSE = "{COURSE}"' in cell
     cell = cell.replace(f'COURSE = "{COURSE}"', f"COURSE = {str(course)!r}")
     (tmp_path / "elsewhere").mkdir()

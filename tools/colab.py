@@ -1,13 +1,16 @@
-"""Write the "Open in Colab" badges and the Colab clone address from one setting.
+"""Write the "Open in Colab" badges and the Colab setup cell from one setting.
 
     python tools/colab.py          # rewrite notebooks and README (make badges)
     python tools/colab.py --check  # exit 1 if anything is missing or stale (the tests do this)
 
-The setting is ``[tool.course] repository`` (``owner/name`` on GitHub) and
-``branch`` in ``pyproject.toml`` (read with ``tomllib``; exit status 2, and nothing
-written, when the table or the key is missing). From it this script writes, in every notebook,
-the badge on the first cell and the ``REPO_URL`` of the Colab setup cell, and in
-the README, the badge of each syllabus row.
+The setting is ``[tool.course]`` in ``pyproject.toml`` (read with ``tomllib``; exit status 2,
+and nothing written, when the table or a key is wrong): ``repository`` (``owner/name`` on
+GitHub) and ``branch`` for the course, ``student_branch`` (default ``student``) and
+``student_repository`` (default: ``repository``) for the student edition (tools/publish.py).
+From it this script writes, in every notebook, the badge on the first cell and the Colab setup
+cell (the first code cell; :data:`SETUP_CELL` is its one template), and in the README the badge
+of each syllabus row. tools/student.py writes the same cells into the student edition, pointing
+at the student branch.
 """
 
 from __future__ import annotations
@@ -26,21 +29,71 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (requirem
 ROOT = Path(__file__).resolve().parent.parent
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
-REPO_URL_RE = re.compile(r'REPO_URL = "[^"]*"')
+SETUP_MARK = "google.colab"  # the setup cell is the first code cell that mentions it
+COURSE_DIR = "/content/tp-deep-learning"
+
+# The Colab setup cell of every notebook. setup_cell() fills in @REPOSITORY@ and @BRANCH@.
+SETUP_CELL = '''\
+# Setup: on Google Colab, fetch the course and install it, with what Colab lacks. Elsewhere: nothing.
+import importlib.util
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+
+def colab_setup():
+    """Clone the course (again if a clone is incomplete), install it, move into its notebooks/."""
+    REPO_URL = "https://github.com/@REPOSITORY@"
+    BRANCH = "@BRANCH@"
+    COURSE = "/content/tp-deep-learning"
+
+    def run(*command):
+        done = subprocess.run(list(command), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {(done.stderr or '').strip()[-1500:]}")
+
+    did = []
+    if not (Path(COURSE, "notebooks").is_dir() and Path(COURSE, "utils").is_dir()):
+        if Path(COURSE).exists():  # a partial or failed clone: start again
+            shutil.rmtree(COURSE)
+            did.append(f"removed an incomplete {COURSE}")
+        run("git", "clone", "--depth", "1", "--branch", BRANCH, REPO_URL, COURSE)
+        did.append(f"cloned {REPO_URL} ({BRANCH})")
+    run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", COURSE)
+    did.append("installed the course")
+    for folder in site.getsitepackages():  # let this running kernel see the install
+        site.addsitedir(folder)
+    os.chdir(COURSE + "/notebooks")
+    if importlib.util.find_spec("codecarbon") is not None:
+        did.append("CodeCarbon already there")
+    else:
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "codecarbon"],
+                             capture_output=True, text=True)
+        if pip.returncode == 0:
+            did.append("installed CodeCarbon")
+        else:
+            why = (pip.stderr or "").strip().splitlines()[-1:] or [f"pip exit status {pip.returncode}"]
+            print(f"CodeCarbon could not be installed ({why[0]}): the course runs without energy figures")
+    print("Colab: " + ", ".join(did) + ".")
+
+
+if "google.colab" in sys.modules:
+    colab_setup()'''
 
 
 class SettingError(ValueError):
     """``[tool.course]`` is missing or wrong in pyproject.toml; the message says what to write."""
 
 
-EXAMPLE = '[tool.course]\nrepository = "owner/name"   # the course on GitHub\nbranch = "main"'
+EXAMPLE = ('[tool.course]\nrepository = "owner/name"   # the course on GitHub\nbranch = "main"\n'
+           'student_branch = "student"')
+OWNER_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
 
-def setting(pyproject: Path | None = None) -> tuple[str, str]:
-    """(owner/name, branch) from the ``[tool.course]`` table of pyproject.toml.
-
-    ``branch`` defaults to ``main``. A missing table or key, or a value that is not
-    ``owner/name``, raises :class:`SettingError` with the lines to add."""
+def _table(pyproject: Path | None) -> tuple[Path, dict]:
     pyproject = pyproject or ROOT / "pyproject.toml"
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -51,14 +104,34 @@ def setting(pyproject: Path | None = None) -> tuple[str, str]:
         raise SettingError(f"{pyproject} has no [tool.course] table; add:\n{EXAMPLE}")
     if "repository" not in table:
         raise SettingError(f"{pyproject}: [tool.course] has no repository key; add:\n{EXAMPLE}")
-    repository, branch = table["repository"], table.get("branch", "main")
-    if not isinstance(repository, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
-        raise SettingError(f"{pyproject}: [tool.course] repository = {repository!r} is not "
+    return pyproject, table
+
+
+def _valid(pyproject: Path, key: str, repository, branch) -> tuple[str, str]:
+    if not isinstance(repository, str) or not OWNER_NAME.fullmatch(repository):
+        raise SettingError(f"{pyproject}: [tool.course] {key} = {repository!r} is not "
                            '"owner/name" (the course\'s GitHub address without https://github.com/)')
-    if not isinstance(branch, str) or not branch.strip():
-        raise SettingError(f"{pyproject}: [tool.course] branch = {branch!r} is not a branch name "
+    if not isinstance(branch, str) or not re.fullmatch(r"[\w./-]+", branch):
+        raise SettingError(f"{pyproject}: [tool.course] branch {branch!r} is not a branch name "
                            '(for example branch = "main")')
     return repository, branch
+
+
+def setting(pyproject: Path | None = None) -> tuple[str, str]:
+    """(owner/name, branch) of the course, from the ``[tool.course]`` table of pyproject.toml.
+
+    ``branch`` defaults to ``main``. A missing table or key, or a value that is not
+    ``owner/name``, raises :class:`SettingError` with the lines to add."""
+    path, table = _table(pyproject)
+    return _valid(path, "repository", table["repository"], table.get("branch", "main"))
+
+
+def student_setting(pyproject: Path | None = None) -> tuple[str, str]:
+    """(owner/name, branch) of the student edition: ``student_repository`` (default: the
+    course's ``repository``) and ``student_branch`` (default ``student``)."""
+    path, table = _table(pyproject)
+    repository = table.get("student_repository", table["repository"])
+    return _valid(path, "student_repository", repository, table.get("student_branch", "student"))
 
 
 def colab_url(notebook: str, repository: str, branch: str) -> str:
@@ -69,19 +142,56 @@ def badge(notebook: str, repository: str, branch: str) -> str:
     return f"[![Open In Colab]({BADGE_IMG})]({colab_url(notebook, repository, branch)})"
 
 
+def setup_cell(repository: str, branch: str) -> str:
+    """The Colab setup cell, cloning ``branch`` of github.com/``repository``."""
+    return SETUP_CELL.replace("@REPOSITORY@", repository).replace("@BRANCH@", branch)
+
+
+def _setup_index(nb) -> int | None:
+    return next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and SETUP_MARK in c.source), None)
+
+
+def apply(nb, name: str, repository: str, branch: str, add: bool = True) -> None:
+    """Write the badge into the first cell of notebook ``nb`` (file name ``name``) and the setup
+    cell as its first code cell mentioning google.colab; with ``add``, add the badge after the
+    title and the setup cell after the first cell where they are missing."""
+    first = nb.cells[0]
+    new = badge(name, repository, branch)
+    if BADGE_RE.search(first.source):
+        first.source = BADGE_RE.sub(new.replace("\\", "\\\\"), first.source)
+    elif add:  # after the title line
+        lines = first.source.splitlines()
+        first.source = "\n".join(lines[:1] + ["", new] + lines[1:])
+    index = _setup_index(nb)
+    if index is not None:
+        nb.cells[index].source = setup_cell(repository, branch)
+    elif add:
+        nb.cells.insert(1, nbformat.v4.new_code_cell(setup_cell(repository, branch)))
+
+
+def notebook_problems(nb, name: str, repository: str, branch: str) -> list[str]:
+    """What is missing or stale in one notebook's badge and setup cell, one line each."""
+    found = []
+    urls = BADGE_RE.findall(nb.cells[0].source) if nb.cells else []
+    if urls != [colab_url(name, repository, branch)]:
+        found.append(f"{name}: first cell's badge is {urls or 'missing'}")
+    index = _setup_index(nb)
+    if index is None:
+        found.append(f"{name}: no Colab setup cell")
+    elif nb.cells[index].source != setup_cell(repository, branch):
+        found.append(f"{name}: the Colab setup cell is stale (not the template of tools/colab.py "
+                     f"for github.com/{repository}, branch {branch})")
+    return found
+
+
 def problems() -> list[str]:
     """Everything that is missing or stale, one line each (empty when all is right)."""
     repository, branch = setting()
     found = []
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     for name in names:
-        nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-        urls = BADGE_RE.findall(nb.cells[0].source) if nb.cells else []
-        if urls != [colab_url(name, repository, branch)]:
-            found.append(f"{name}: first cell's badge is {urls or 'missing'}")
-        setup = [c for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source]
-        if not setup or f'REPO_URL = "https://github.com/{repository}"' not in setup[0].source:
-            found.append(f"{name}: the Colab setup cell does not clone https://github.com/{repository}")
+        found += notebook_problems(nbformat.read(ROOT / "notebooks" / name, as_version=4), name,
+                                   repository, branch)
     readme = (ROOT / "README.md").read_text()
     for url in BADGE_RE.findall(readme):
         target = url.rsplit("/", 1)[-1]
@@ -99,17 +209,10 @@ def write() -> None:
     repository, branch = setting()
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        first = nb.cells[0]
-        new = badge(path.name, repository, branch)
-        if BADGE_RE.search(first.source):
-            first.source = BADGE_RE.sub(new.replace("\\", "\\\\"), first.source)
-        else:  # after the title line
-            lines = first.source.splitlines()
-            first.source = "\n".join(lines[:1] + ["", new] + lines[1:])
-        for cell in nb.cells:
-            if cell.cell_type == "code" and "google.colab" in cell.source:
-                cell.source = REPO_URL_RE.sub(f'REPO_URL = "https://github.com/{repository}"', cell.source)
-        nbformat.write(nb, path)
+        before = nbformat.writes(nb)
+        apply(nb, path.name, repository, branch)
+        if nbformat.writes(nb) != before:
+            nbformat.write(nb, path)
     readme = ROOT / "README.md"
     text = BADGE_RE.sub(lambda m: badge(m["url"].rsplit("/", 1)[-1], repository, branch), readme.read_text())
     readme.write_text(text)
@@ -118,6 +221,7 @@ def write() -> None:
 def main(argv) -> int:
     try:
         repository, branch = setting()
+        student_setting()  # a wrong student setting is caught here too
         if "--check" not in argv:
             write()
         found = problems()
@@ -127,7 +231,7 @@ def main(argv) -> int:
     for line in found:
         print(line)
     if not found:
-        print(f"badges and clone address point to github.com/{repository} ({branch})")
+        print(f"badges and setup cells point to github.com/{repository} ({branch})")
     return 1 if found else 0
 
 

@@ -1,111 +1,278 @@
-"""Write the student edition: every notebook with its solutions blanked.
+"""Write the student edition: a complete, runnable copy of the course with every solution blanked.
 
-    python tools/student.py            # notebooks/*.ipynb -> build/student/   (make student)
+    python tools/student.py              # -> build/student/   (make student)
+    python tools/student.py --out DIR    # somewhere else
 
-In a code cell, each region from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
-(markers included) becomes, at the indentation of the BEGIN line::
+The edition holds::
 
-    # YOUR CODE HERE
-    raise NotImplementedError()
+    notebooks/       every notebook, solutions blanked (tools/exercises.py), outputs stripped,
+                     nbgrader metadata and cell locks, Colab badge and setup cell -> student branch
+    utils/ data/     as in the course (files git tracks or would track: no caches, no downloads)
+    requirements.txt constraints.txt environment.yml .gitignore
+    pyproject.toml   the course's install tables (so `pip install -e .` works), [tool.course] of
+                     the edition
+    Makefile         `make lab`, the course's own install and lab rules
+    README.md        how to start, check your work and hand it in
 
-and in a markdown cell it becomes ``YOUR ANSWER HERE``: nbgrader's semantics, so
-instructors who use nbgrader get the same student edition. Outputs and execution
-counts are stripped. An unbalanced, nested or unknown marker stops the build
-with the notebook, the cell and the line. The notebooks in ``notebooks/`` stay
-the single source; ``build/`` is ignored by git.
+In a code cell each region from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` becomes
+``# YOUR CODE HERE`` and ``raise NotImplementedError("relu: not written yet")`` (the nearest
+enclosing ``def``/``class``); in a markdown cell, ``YOUR ANSWER HERE``. An unbalanced, nested or
+unknown marker stops the build with the notebook, the cell and the line. The edition is written
+to a temporary folder next to the destination and swapped in only once complete, so a failed
+build leaves the previous edition as it was. The notebooks in ``notebooks/`` stay the single
+source; ``build/`` is ignored by git.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import colab
 import nbformat
+from exercises import MarkerError, add_metadata, blank, lock
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = re.compile(r"^(?P<indent>\s*)###\s*(?P<kind>BEGIN|END)\s+(?P<name>.+?)\s*$")
-LOOSE = re.compile(r"(BEGIN|END)\s+SOLUTION", re.IGNORECASE)
-STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+COPIED = ["utils", "data", "requirements.txt", "constraints.txt", "environment.yml", ".gitignore"]
+PYPROJECT_TABLES = ("[build-system]", "[project]", "[tool.setuptools]", "[tool.course]")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+
+__all__ = ["MarkerError", "blank", "build", "student_notebook"]
+
+MAKEFILE = """\
+# The student edition of the course: `make lab` creates .venv from requirements.txt (once),
+# installs the course in it (pip install -e .) and opens JupyterLab on notebooks/.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+# Extra package index for PyTorch, e.g. https://download.pytorch.org/whl/cpu (CPU-only build).
+TORCH_INDEX ?=
+NOTEBOOKS   ?= notebooks
+LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help venv lab clean
+
+help:
+\t@echo "make lab   - set up .venv if needed, then open JupyterLab on notebooks/"
+\t@echo "make clean - remove .venv and results/"
+
+{install}
+
+venv: $(STAMP)
+
+{lab}
+
+clean:
+\trm -rf $(VENV) results
+"""
+
+README = """\
+# Deep learning, hands on: student edition
+
+A hands-on course in numbered Jupyter notebooks: a one-hidden-layer network written with
+NumPy from the lecture's equations, the same network in TensorFlow/Keras and PyTorch, then
+studies of architecture, learning rate and overfitting, and the three tools compared.
+
+In an **exercise** you write the code that replaces `# YOUR CODE HERE` and the
+`raise NotImplementedError(...)` line below it. In a **question** you replace
+`YOUR ANSWER HERE` with your answer (predict before you run, interpret after).
+
+## Start
+
+**On Google Colab** (nothing to install): open a notebook with its badge below, then
+*File > Save a copy in Drive* to keep your work. Its first code cell fetches and installs
+the course; run the cells in order.
+
+**On your computer** (Python 3.10-3.12, `make`, about 3 GB for TensorFlow, PyTorch and
+JupyterLab):
+
+```bash
+make lab        # creates .venv (the first time), then opens JupyterLab on notebooks/
+```
+
+Without `make`:
+
+```bash
+python3 -m venv .venv && source .venv/bin/activate
+pip install -r requirements.txt -c constraints.txt
+pip install -e .            # the course's helpers, so that `import utils` works
+jupyter lab notebooks/
+```
+
+With conda: `conda env create -f environment.yml && conda activate tp-deep-learning`,
+then `pip install -e .` and `jupyter lab notebooks/`.
+
+## Notebooks
+
+| # | notebook | open |
+|---|---|---|
+{rows}
+
+## Check your work
+
+Each exercise is followed by its **self-check** cell: run it after your code. It prints
+`PASSED ...`, or says what is wrong (`not written yet`, a wrong shape, a mistake it
+recognises) without giving the solution away. A notebook is done when
+*Kernel > Restart Kernel and Run All Cells* runs it to the end without an error.
+
+## Hand in
+
+Your notebooks (`notebooks/NN_*.ipynb`), under their own file names, with your code
+written and every question answered (on Colab: *File > Download > Download .ipynb*).
+Keep the self-check cells as they are and the exercise cells where they are: the grader
+runs your notebook again with the original self-checks.
+"""
 
 
-class MarkerError(ValueError):
-    """A solution marker that cannot be paired; the message says where."""
-
-
-def blank(source: str, where: str, markdown: bool = False) -> tuple[str, int]:
-    """Return ``source`` with its solution regions replaced, and how many there were."""
-    out, regions, inside = [], 0, None
-    for number, line in enumerate(source.splitlines(), start=1):
-        m = MARKER.match(line)
-        if m is None and LOOSE.search(line):
-            raise MarkerError(f"{where}, line {number}: malformed marker {line.strip()!r} "
-                              "(write exactly '### BEGIN SOLUTION' or '### END SOLUTION')")
-        if m is not None:
-            kind, name = m["kind"], m["name"]
-            if name != "SOLUTION":
-                raise MarkerError(f"{where}, line {number}: unknown marker {line.strip()!r} "
-                                  "(only BEGIN/END SOLUTION are supported)")
-            if kind == "BEGIN":
-                if inside is not None:
-                    raise MarkerError(f"{where}, line {number}: nested BEGIN SOLUTION "
-                                      f"(the region opened on line {inside} is not closed)")
-                inside = number
-                indent = m["indent"]
-                out += ["YOUR ANSWER HERE"] if markdown else [indent + s for s in STUB]
-                regions += 1
-            else:
-                if inside is None:
-                    raise MarkerError(f"{where}, line {number}: END SOLUTION without a BEGIN SOLUTION")
-                inside = None
-            continue
-        if inside is None:
-            out.append(line)
-    if inside is not None:
-        raise MarkerError(f"{where}, line {inside}: BEGIN SOLUTION is never closed by END SOLUTION")
-    return "\n".join(out), regions
-
-
-def student_notebook(nb, name: str):
-    """A copy of notebook ``nb`` with solutions blanked and outputs stripped; and its count."""
+def student_notebook(nb, name: str, repository: str | None = None, branch: str | None = None):
+    """A copy of notebook ``nb`` (file name ``name``) as students get it, and its number of
+    solution regions: nbgrader metadata and locks, solutions blanked, outputs stripped, and the
+    Colab badge and setup cell pointing at ``branch`` of ``repository`` (default: the student
+    edition's, ``[tool.course]``)."""
+    if repository is None or branch is None:
+        repository, branch = colab.student_setting()
     nb = nbformat.from_dict(nb)
+    add_metadata(nb, name)
     total = 0
     for index, cell in enumerate(nb.cells):
-        where = f"{name}, cell {index}"
-        cell.source, n = blank(cell.source, where, markdown=cell.cell_type == "markdown")
+        cell.source, n = blank(cell.source, f"{name}, cell {index}", markdown=cell.cell_type == "markdown")
         total += n
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    lock(nb)
+    if nb.cells:  # the badge and setup cell, where the notebook has them, point at the edition
+        colab.apply(nb, name, repository, branch, add=False)
     return nb, total
 
 
-def build(src: Path = ROOT / "notebooks", dest: Path = ROOT / "build" / "student") -> dict[str, int]:
-    """Write every notebook of ``src`` into ``dest``; return the exercises blanked per notebook.
+def title(nb) -> str:
+    """The notebook's title (its first ``# `` line) without its number."""
+    for cell in nb.cells:
+        for line in cell.source.splitlines() if cell.cell_type == "markdown" else []:
+            if line.startswith("# "):
+                return re.sub(r"^\d+\s*·\s*", "", line[2:].strip())
+    return ""
 
-    Everything is checked before anything is written, so a bad marker leaves no
-    half-built edition behind. ``dest`` may not be ``src`` or inside it: student copies
-    next to the solutions would overwrite them or be collected as notebooks (by nbval,
-    by the next build)."""
-    if Path(dest).resolve().is_relative_to(Path(src).resolve()):
-        raise ValueError(f"student edition not written: {dest} is inside {src}; choose a folder outside it")
+
+def course_files(root: Path, names: list[str]) -> list[Path]:
+    """The files under ``names`` (relative to ``root``) that git tracks or would track: no
+    caches, no downloaded data sets. Outside a git repository: every file but caches."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                              *names], cwd=root, capture_output=True, text=True)
+    if listing.returncode == 0:
+        files = [Path(p) for p in listing.stdout.split("\0") if p]
+        return sorted(p for p in files if (root / p).is_file())
+    found = []
+    for name in names:
+        path = root / name
+        if path.is_file():
+            found.append(Path(name))
+        else:
+            found += [p.relative_to(root) for p in path.rglob("*") if p.is_file()
+                      and not any(IGNORED("", [part]) for part in p.relative_to(root).parts)]
+    return sorted(found)
+
+
+def _rule(makefile: str, target: str) -> str:
+    """The rule of ``target`` in the course's Makefile (from its line to the next blank line)."""
+    m = re.search(rf"^{re.escape(target)}:.*?(?=\n\n|\Z)", makefile, re.MULTILINE | re.DOTALL)
+    if m is None:
+        raise ValueError(f"the course's Makefile has no rule {target!r}: the student Makefile copies it")
+    return m.group(0)
+
+
+def student_pyproject(text: str, repository: str, branch: str) -> str:
+    """The course's pyproject.toml reduced to what installs the course, with a ``[tool.course]``
+    naming the student edition."""
+    blocks = [b for b in text.split("\n\n")
+              if any(line.strip() in PYPROJECT_TABLES for line in b.splitlines())]
+    out = "\n\n".join(blocks) + "\n"
+    out = re.sub(r'(?m)^repository = .*$', f'repository = "{repository}"', out)
+    out = re.sub(r'(?m)^branch = .*$', f'branch = "{branch}"', out)
+    out = re.sub(r'(?m)^student_\w+ = .*\n', "", out)
+    out = re.sub(r'(?m)^(#.*\n)+(?=\[tool\.course\])',
+                 "# Where this edition lives on GitHub: its Colab badges and setup cells point there.\n", out)
+    return out
+
+
+def _looks_like_an_edition(dest: Path) -> bool:
+    entries = list(dest.iterdir())
+    return not entries or (dest / "notebooks").is_dir() or all(p.suffix == ".ipynb" for p in entries)
+
+
+def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[str, int]:
+    """Write the student edition of the course in ``root`` into ``dest``; return the number of
+    solution regions blanked per notebook.
+
+    Everything is written to a temporary folder next to ``dest`` and swapped in at the end: a
+    bad marker leaves no half-built edition behind. ``dest`` may not be the course, hold it, or
+    be inside ``notebooks/``; an existing ``dest`` that does not look like an edition is refused
+    rather than replaced."""
+    root, dest = Path(root).resolve(), Path(dest).resolve()
+    src = root / "notebooks"
+    if dest == root or root.is_relative_to(dest) or dest.is_relative_to(src):
+        raise ValueError(f"student edition not written: {dest} is inside {src} or holds the course; "
+                         "choose a folder outside it")
+    if dest.exists() and (not dest.is_dir() or not _looks_like_an_edition(dest)):
+        raise ValueError(f"student edition not written: {dest} exists and is not a student edition; "
+                         "remove it or choose another folder")
+    repository, branch = colab.student_setting(root / "pyproject.toml")
     editions = {}
     for path in sorted(src.glob("*.ipynb")):
-        editions[path.name] = student_notebook(nbformat.read(path, as_version=4), path.name)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, (nb, _) in editions.items():
-        nbformat.write(nb, dest / name)
+        nb = nbformat.read(path, as_version=4)
+        editions[path.name] = student_notebook(nb, path.name, repository, branch)
+    missing = [name for name in [*COPIED, "pyproject.toml", "Makefile"] if not (root / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"student edition not written: {', '.join(missing)} missing in {root}")
+    makefile = (root / "Makefile").read_text()
+    install, lab = _rule(makefile, "$(STAMP)"), _rule(makefile, "lab")
+    rows = "\n".join(f"| {name[:2]} | {title(nb) or name} | {colab.badge(name, repository, branch)} |"
+                     for name, (nb, _) in editions.items())
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        (tmp / "notebooks").mkdir()
+        for name, (nb, _) in editions.items():
+            nbformat.write(nb, tmp / "notebooks" / name)
+        for rel in course_files(root, COPIED):
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / rel, tmp / rel)
+        (tmp / "pyproject.toml").write_text(
+            student_pyproject((root / "pyproject.toml").read_text(), repository, branch))
+        (tmp / "Makefile").write_text(MAKEFILE.format(install=install, lab=lab))
+        (tmp / "README.md").write_text(README.replace("{rows}", rows))
+        tmp.chmod(0o755)
+        old = tmp.with_name(tmp.name + "-old")
+        if dest.exists():
+            dest.rename(old)
+        tmp.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return {name: count for name, (_, count) in editions.items()}
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Write the student edition (default build/student/).")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "student")
+    args = parser.parse_args(argv)
     try:
-        counts = build()
-    except MarkerError as err:
+        counts = build(args.out)
+    except (MarkerError, ValueError, FileNotFoundError, colab.SettingError) as err:
         print(f"student edition not built: {err}", file=sys.stderr)
         return 1
     for name, count in counts.items():
-        print(f"{name}: {count} exercise(s) blanked")
-    print(f"{sum(counts.values())} exercises in {len(counts)} notebooks -> build/student/")
+        print(f"{name}: {count} solution region(s) blanked")
+    print(f"{sum(counts.values())} regions in {len(counts)} notebooks -> {args.out} "
+          "(notebooks, utils, data, requirements, Makefile, README)")
     return 0
 
 

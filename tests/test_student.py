@@ -1,0 +1,406 @@
+"""The student edition: markers and stubs, nbgrader metadata, the complete tree (make student)
+and its publication on the student branch (make publish-student)."""
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import colab  # noqa: E402
+import exercises  # noqa: E402
+import student  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+WITH_EXERCISES = [p for p in NOTEBOOKS if "### BEGIN SOLUTION" in p.read_text()]
+FIXTURE = ROOT / "tests" / "fixtures" / "grade" / "01_tiny_exercises.ipynb"
+
+
+# --- the marker parser and its stubs --------------------------------------------------------
+
+
+def test_a_region_becomes_nbgraders_stub_naming_the_exercise():
+    source = ("def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
+              "    ### END SOLUTION\n")
+    out, n = student.blank(source, "nb, cell 0")
+    assert n == 1
+    assert out == ("def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n"
+                   "    raise NotImplementedError(\"f: not written yet\")")
+    md, n = student.blank("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "nb, cell 1", markdown=True)
+    assert (md, n) == ("Why?\nYOUR ANSWER HERE", 1)
+
+
+def test_a_method_is_named_with_its_class_and_top_level_code_keeps_the_plain_stub():
+    source = ("import numpy as np\n\n\nclass Net:\n    def __init__(self):\n        self.w = 0\n\n"
+              "    def forward(self, x):\n        ### BEGIN SOLUTION\n        return x\n"
+              "        ### END SOLUTION\n\n\n"
+              "def helper():\n    pass\n\n\n### BEGIN SOLUTION\nz = 1\n### END SOLUTION\n")
+    out, n = student.blank(source, "nb, cell 0")
+    assert n == 2
+    assert '        raise NotImplementedError("Net.forward: not written yet")' in out.splitlines()
+    assert out.splitlines()[-1] == "raise NotImplementedError()"  # `helper` is closed by then
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "line 1: BEGIN SOLUTION is never closed"),
+    ("x = 1\n### END SOLUTION\n", "line 2: END SOLUTION without a BEGIN"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx\n### END SOLUTION\n", "line 2: nested BEGIN SOLUTION"),
+    ("### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS\n", "line 1: unknown marker"),
+    ("## BEGIN SOLUTION\nx = 1\n## END SOLUTION\n", "line 1: malformed marker"),
+])
+def test_bad_markers_stop_the_build_and_say_where(source, message):
+    with pytest.raises(student.MarkerError, match=f"nb.ipynb, cell 3, {message}"):
+        student.blank(source, "nb.ipynb, cell 3")
+
+
+# --- nbgrader metadata ------------------------------------------------------------------------
+
+
+def test_metadata_follows_nbgraders_schema_and_keeps_declared_points():
+    nb = nbformat.read(FIXTURE, as_version=4)
+    stored = copy.deepcopy(nb)
+    items = exercises.add_metadata(nb)
+    assert nb == stored, "the fixture's metadata is what add_metadata writes (and it is idempotent)"
+    assert [(i["kind"], i["grade_id"], i["points"]) for i in items] == [
+        ("exercise", "double", 1), ("exercise", "counter", 2), ("exercise", "square", 1),
+        ("question", "q1", 1)]
+    solution = nb.cells[items[0]["solution_cell"]].metadata["nbgrader"]
+    assert solution == {"solution": True, "grade": False, "locked": False, "grade_id": "double_solution",
+                        "schema_version": 3}
+    check = nb.cells[items[1]["cell"]].metadata["nbgrader"]
+    assert check == {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "counter",
+                     "schema_version": 3}
+    question = nb.cells[items[3]["cell"]].metadata["nbgrader"]
+    assert question == {"solution": True, "grade": True, "locked": False, "points": 1, "grade_id": "q1",
+                        "task": False, "schema_version": 3}
+    assert exercises.graded_items(nb) == items
+
+
+def test_a_cell_that_lost_its_region_loses_its_metadata():
+    nb = nbformat.read(FIXTURE, as_version=4)
+    index = exercises.graded_items(nb)[0]["solution_cell"]
+    nb.cells[index].source = "def double(x):\n    return 2 * x"
+    items = exercises.add_metadata(nb)
+    assert "nbgrader" not in nb.cells[index].metadata and "nbgrader" not in nb.cells[index + 1].metadata
+    assert [i["grade_id"] for i in items] == ["counter", "square", "q1"]
+
+
+def test_the_notebooks_carry_their_nbgrader_metadata():
+    """Fails until `python tools/exercises.py` has written the metadata into notebooks/."""
+    assert exercises.main(["--check"]) == 0
+
+
+# --- the student edition: a complete tree -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("edition") / "student"
+    counts = student.build(out)
+    return out, counts
+
+
+def test_the_edition_is_a_complete_tree(edition):
+    out, counts = edition
+    assert sorted(counts) == [p.name for p in NOTEBOOKS]
+    assert sorted(p.name for p in (out / "notebooks").iterdir()) == [p.name for p in NOTEBOOKS]
+    for name in ["utils/__init__.py", "utils/checks/core.py", "data/mnist_sample.npz", "requirements.txt",
+                 "constraints.txt", "environment.yml", "pyproject.toml", "Makefile", "README.md",
+                 ".gitignore"]:
+        assert (out / name).is_file(), name
+    assert not list(out.rglob("__pycache__")) and not list(out.rglob("*.egg-info"))
+    assert not list(out.parent.glob(".student-*")), "the temporary folder is gone"
+    readme = (out / "README.md").read_text()
+    for words in ["make lab", "pip install -r requirements.txt", "pip install -e .", "Colab", "self-check",
+                  "Hand in"]:
+        assert words in readme, words
+    assert "BEGIN SOLUTION" not in readme
+
+
+def test_the_edition_installs_with_pip_and_make(edition):
+    out, _ = edition
+    assert colab.setting(out / "pyproject.toml") == colab.student_setting()
+    # pip reads the project (an editable build, prepared offline with this environment's setuptools)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps",
+                           "--no-build-isolation", "--no-index", "--disable-pip-version-check",
+                           "-e", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "tp-deep-learning" in done.stdout, done.stdout + done.stderr
+    if shutil.which("make"):
+        done = subprocess.run(["make", "-n", "lab"], cwd=out, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "pip install" in done.stdout and "-e ." in done.stdout and "jupyter lab" in done.stdout
+
+
+def test_badges_and_setup_cells_point_at_the_student_branch(edition):
+    out, _ = edition
+    repository, branch = colab.student_setting()
+    assert branch == "student"
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert colab.notebook_problems(nb, path.name, repository, branch) == []
+    readme = (out / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert colab.colab_url(path.name, repository, branch) in readme
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
+def test_no_solution_survives_and_other_cells_are_unchanged(edition, path):
+    out, _ = edition
+    original = nbformat.read(path, as_version=4)
+    blanked = nbformat.read(out / "notebooks" / path.name, as_version=4)
+    assert len(original.cells) == len(blanked.cells)
+    setup = next(i for i, c in enumerate(original.cells) if c.cell_type == "code")
+    for index, (before, after) in enumerate(zip(original.cells, blanked.cells)):
+        if index in (0, setup):  # the badge and the setup cell point at the student branch
+            continue
+        if "### BEGIN SOLUTION" not in before.source:
+            assert after.source == before.source and after.cell_type == before.cell_type
+            continue
+        solution = _solution_lines(before.source)
+        kept = {line.strip() for line in after.source.splitlines()}
+        assert solution and not kept & set(solution), f"solution text survives: {kept & set(solution)}"
+        assert "raise NotImplementedError(" in after.source or "YOUR ANSWER HERE" in after.source
+    assert all(c.get("outputs", []) == [] for c in blanked.cells if c.cell_type == "code")
+
+
+def _solution_lines(source: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.splitlines():
+        if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
+            inside = line.strip() == "### BEGIN SOLUTION"
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def _run_to_first_check(tree: Path, name: str = "01_numpy_one_hidden_layer.ipynb"):
+    """Run a notebook of the student tree ``tree`` up to its first self-check, as a student would:
+    kernel in tree/notebooks, quick mode, and the tree's own utils first on sys.path. Returns the
+    index of the first self-check, the first error (index, ename, evalue) and utils.__file__."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(tree / "notebooks" / name, as_version=4)
+    first = next(item["cell"] for item in exercises.graded_items(nb) if item["kind"] == "exercise")
+    nb.cells = nb.cells[:first + 1] + [nbformat.v4.new_code_cell("import utils\nprint(utils.__file__)")]
+    env = {**os.environ, "PYTHONPATH": str(tree), "TP_QUICK": "1"}
+    NotebookClient(nb, allow_errors=True, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tree / "notebooks")}}).execute(env=env)
+    errors = [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    return first, errors[0] if errors else None, nb.cells[-1].outputs[0]["text"].strip()
+
+
+def test_notebook_01_of_the_edition_runs_up_to_its_first_exercise(edition):
+    out, _ = edition
+    first, error, utils_file = _run_to_first_check(out)
+    assert Path(utils_file) == out / "utils" / "__init__.py"  # the edition's own utils
+    assert error is not None and error[0] == first, f"first failing cell {error}, first self-check {first}"
+    assert "not written yet" in error[2]
+
+
+def _run_through_last_check(nb, folder):
+    """Execute a notebook's cells up to its last self-check, on a fresh kernel whose working
+    folder is ``folder``; return the executed cells. Nothing is written to ``folder``."""
+    from nbclient import NotebookClient
+
+    last = max(i for i, c in enumerate(nb.cells) if "checks.check_" in c.source)
+    nb = nbformat.from_dict(nb)
+    nb.cells = nb.cells[:last + 1]
+    NotebookClient(nb, allow_errors=True, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return nb.cells
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
+def test_self_checks_fail_on_the_student_edition(edition, path):
+    """Every exercise is followed by its self-check, and on the student edition every one of them
+    fails. (On the solutions they pass: they run, and would fail, under nbval with the notebook.)"""
+    out, _ = edition
+    solution = nbformat.read(path, as_version=4)
+    exercise_cells = [i for i, c in enumerate(solution.cells)
+                      if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
+    check_cells = []
+    for i in exercise_cells:
+        following = [j for j in range(i + 1, len(solution.cells)) if solution.cells[j].cell_type == "code"]
+        assert following and "checks.check_" in solution.cells[following[0]].source, f"cell {i} has no check"
+        check_cells.append(following[0])
+    # the kernel works in notebooks/, as a student's would, so that relative paths behave the same
+    before = sorted(p.name for p in path.parent.iterdir())
+    cells = _run_through_last_check(nbformat.read(out / "notebooks" / path.name, as_version=4), path.parent)
+    assert sorted(p.name for p in path.parent.iterdir()) == before, "something was written to notebooks/"
+    errors = {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
+    passed = [j for j, found in errors.items() if not found]
+    assert not passed, f"self-checks that passed on the student edition: cells {passed}"
+    first = errors[check_cells[0]][0]
+    assert "not written yet" in first.evalue, f"the first self-check says {first.ename}: {first.evalue}"
+
+
+# --- what the build refuses -----------------------------------------------------------------------
+
+
+def _course_copy(tmp_path: Path, notebooks: dict) -> Path:
+    """A minimal course in ``tmp_path/course``: the real files around the given notebooks."""
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ["utils", "data"]:
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ["requirements.txt", "constraints.txt", "environment.yml", ".gitignore", "pyproject.toml",
+                 "Makefile"]:
+        shutil.copy(ROOT / name, root / name)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, root / "notebooks" / name)
+    return root
+
+
+def test_a_bad_marker_anywhere_writes_nothing_and_keeps_the_previous_edition(tmp_path):
+    cell = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A"), cell,
+                                           nbformat.v4.new_code_cell("assert f() == 1")])
+    root = _course_copy(tmp_path, {"a.ipynb": good})
+    dest = tmp_path / "build" / "student"
+    student.build(dest, root)
+    before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("t"),
+                                          nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")])
+    nbformat.write(bad, root / "notebooks" / "b.ipynb")
+    with pytest.raises(student.MarkerError, match="b.ipynb, cell 1, line 1"):
+        student.build(dest, root)
+    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
+    assert [p.name for p in dest.parent.iterdir()] == ["student"], "no temporary folder is left"
+
+
+def test_the_student_edition_is_never_written_into_the_course_or_over_another_folder(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    root = _course_copy(tmp_path, {"a.ipynb": nb})
+    for dest in (root / "notebooks", root / "notebooks" / "student", root, tmp_path):
+        with pytest.raises(ValueError, match="inside"):
+            student.build(dest, root)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    with pytest.raises(ValueError, match="is not a student edition"):
+        student.build(mine, root)
+    assert (mine / "thesis.tex").read_text() == "precious"
+    assert [p.name for p in (root / "notebooks").iterdir()] == ["a.ipynb"]
+
+
+# --- publishing on the student branch -------------------------------------------------------
+
+
+def git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A temporary git repository holding a copy of the course (one commit), published once."""
+    repo = tmp_path_factory.mktemp("publish") / "course"
+    listed = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT).splitlines()
+    for rel in listed:
+        if rel.split("/")[0] in {"notebooks", "utils", "data", "tools"} or "/" not in rel:
+            if (ROOT / rel).is_file():
+                (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / rel, repo / rel)
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("config", "user.email", "instructor@example.org", cwd=repo)
+    git("config", "user.name", "Instructor", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "The course", cwd=repo)
+    out = _publish(repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return repo, out
+
+
+def _publish(repo):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, str(repo / "tools" / "publish.py")], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_publishing_creates_the_branch_and_leaves_main_alone(published):
+    repo, out = published
+    head = git("rev-parse", "--short", "HEAD", cwd=repo)
+    assert git("branch", "--show-current", cwd=repo) == "main"
+    assert git("status", "--porcelain", cwd=repo) == ""
+    assert git("log", "-1", "--format=%s", "student", cwd=repo) == f"Student edition of {head}"
+    assert len(git("worktree", "list", cwd=repo).splitlines()) == 1
+    assert git("rev-list", "--count", "main", cwd=repo) == "1"
+    no_common = subprocess.run(["git", "merge-base", "main", "student"], cwd=repo, capture_output=True)
+    assert no_common.returncode != 0, "the student branch shares no history (no solution in it)"
+    assert "git push origin student" in out.stdout
+
+
+def test_the_branch_holds_no_solution_and_points_at_itself(published):
+    repo, _ = published
+    files = git("ls-tree", "-r", "--name-only", "student", cwd=repo).splitlines()
+    assert {"README.md", "Makefile", "pyproject.toml", "requirements.txt", "utils/__init__.py",
+            "data/mnist_sample.npz"} <= set(files)
+    assert not any(f.startswith(("tools/", "tests/")) for f in files)
+    assert subprocess.run(["git", "grep", "-q", "BEGIN SOLUTION", "student"], cwd=repo).returncode == 1
+    repository, branch = colab.student_setting(repo / "pyproject.toml")
+    for path in WITH_EXERCISES:
+        text = git("show", f"student:notebooks/{path.name}", cwd=repo)
+        nb = nbformat.reads(text, as_version=4)
+        original = nbformat.read(path, as_version=4)
+        solution = {line for c in original.cells for line in _solution_lines(c.source)}
+        solution -= {line.strip() for c in original.cells  # lines also written outside a region
+                     for line in student.blank(c.source, "", c.cell_type == "markdown")[0].splitlines()}
+        kept = {line.strip() for c in nb.cells for line in c.source.splitlines()}
+        assert not kept & solution, f"{path.name}: {kept & solution}"
+        assert colab.notebook_problems(nb, path.name, repository, branch) == []
+        setup = nb.cells[colab._setup_index(nb)].source
+        assert f'REPO_URL = "https://github.com/{repository}"' in setup and f'BRANCH = "{branch}"' in setup
+    readme = git("show", "student:README.md", cwd=repo)
+    assert colab.colab_url(NOTEBOOKS[0].name, repository, branch) in readme
+
+
+def test_a_second_publish_adds_exactly_one_commit(published):
+    repo, _ = published
+    before = int(git("rev-list", "--count", "student", cwd=repo))
+    out = _publish(repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert int(git("rev-list", "--count", "student", cwd=repo)) == before + 1
+    assert git("rev-list", "--count", "main", cwd=repo) == "1"
+
+
+def test_a_dirty_tree_is_refused(published):
+    repo, _ = published
+    before = git("rev-parse", "student", cwd=repo)
+    readme = repo / "README.md"
+    text = readme.read_text()
+    readme.write_text(text + "\nan uncommitted line\n")
+    try:
+        out = _publish(repo)
+    finally:
+        readme.write_text(text)
+    assert out.returncode == 1
+    assert "uncommitted changes" in out.stderr and "README.md" in out.stderr and "Commit them" in out.stderr
+    assert git("rev-parse", "student", cwd=repo) == before
+
+
+def test_a_clone_of_the_student_branch_runs_up_to_the_first_exercise(published, tmp_path):
+    repo, _ = published
+    clone = tmp_path / "clone"
+    git("clone", "-q", "--branch", "student", str(repo), str(clone), cwd=tmp_path)
+    first, error, utils_file = _run_to_first_check(clone)
+    assert Path(utils_file) == clone / "utils" / "__init__.py"
+    assert error is not None and error[0] == first, f"first failing cell {error}, first self-check {first}"
+    assert "not written yet" in error[2]
+
+
+def test_a_wrong_student_setting_says_what_to_write(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.course]\nrepository = 'a/b'\nstudent_branch = ''\n")
+    with pytest.raises(colab.SettingError, match="is not a branch name"):
+        colab.student_setting(tmp_path / "pyproject.toml")
+    (tmp_path / "pyproject.toml").write_text("[tool.course]\nrepository = 'a/b'\n"
+                                             "student_repository = 'c/d'\n")
+    assert colab.student_setting(tmp_path / "pyproject.toml") == ("c/d", "student")
+    assert colab.setting(tmp_path / "pyproject.toml") == ("a/b", "main")
