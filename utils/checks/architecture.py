@@ -57,7 +57,7 @@ def call(check: Check, fn, *args, shape_hint: str | None = None, **kwargs):
             message = (f"{check.exercise}: it uses `{inner}`, which is not written yet. Write that exercise "
                        "first, run its cell and its check, then this one again.")
         else:
-            message = (f"{check.exercise}: not written yet. Replace the line `raise NotImplementedError(...)` "
+            message = (f"{check.exercise}: not written yet. Replace `raise NotImplementedError(...)` "
                        "with your code, run that cell, then this one again.")
     except CheckFailed:
         raise
