@@ -18,10 +18,10 @@ def small():
 
 
 def test_mlp_shapes_activations_and_parameter_count():
-    model = train.mlp([784, 64, 32, 10], activation="tanh", dropout=0.2)
+    model = train.mlp([784, 64, 32, 10], activation="tanh")
     assert train.count_params(model) == 52650  # the PSL lecture's reference network
     assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 2
-    assert sum(isinstance(m, torch.nn.Dropout) for m in model) == 2
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
     with pytest.raises(ValueError, match="activation must be one of"):
         train.mlp([784, 10, 10], activation="relu6")
 
@@ -49,20 +49,52 @@ def test_a_diverging_rate_is_flagged_not_raised(small, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
-def test_early_stopping_restores_the_best_validation_epoch(small):
+def test_validation_names_the_best_epoch_and_fit_keeps_the_last_weights(small):
+    """Early stopping is notebook 06's exercise: fit records which epoch validation prefers,
+    trains every epoch and leaves the model with its last weights."""
     torch.manual_seed(0)
-    model = train.mlp([784, 128, 10])
-    val = (small.x_test, small.y_test)
-    h = train.fit(model, small, epochs=40, lr=0.5, batch_size=16, val=val, patience=2)
-    best = h.best_epoch
-    assert best == int(np.argmax(h.val_acc)) + 1
-    assert len(h.epoch) <= best + 2
-    assert train.evaluate(model, *val)[1] == pytest.approx(h.val_acc[best - 1])
+    model = train.mlp([784, 64, 10])
+    val = (small.x_test[:150], small.y_test[:150])
+    h = train.fit(model, small, epochs=4, lr=0.1, batch_size=32, val=val)
+    assert h.epoch == [1, 2, 3, 4] and len(h.val_acc) == 4
+    assert h.best_epoch == int(np.argmax(h.val_acc)) + 1
+    assert train.evaluate(model, *val)[1] == pytest.approx(h.val_acc[-1])
 
 
-def test_early_stopping_needs_a_validation_set(small):
-    with pytest.raises(ValueError, match="validation set"):
-        train.fit(train.mlp([784, 8, 10]), small, epochs=1, lr=0.1, patience=2)
+def test_one_epoch_at_a_time_repeats_one_long_run(small):
+    """Notebook 06 trains one epoch per call, with seed + epoch: the same batches as one call."""
+    torch.manual_seed(0)
+    once = train.mlp([784, 16, 10])
+    stepwise = train.mlp([784, 16, 10])
+    stepwise.load_state_dict(once.state_dict())
+    h = train.fit(once, small, epochs=3, lr=0.1, batch_size=50, seed=5)
+    steps = [train.fit(stepwise, small, 1, 0.1, 50, seed=5 + e).test_loss[-1] for e in range(3)]
+    assert np.allclose(steps, h.test_loss, atol=1e-6)
+
+
+def test_a_loss_function_replaces_the_cross_entropy(small):
+    """loss_fn(model, logits, y) is what SGD minimises; the History still records the cross-entropy."""
+    torch.manual_seed(0)
+    plain = train.mlp([784, 16, 10])
+    penalised = train.mlp([784, 16, 10])
+    penalised.load_state_dict(plain.state_dict())
+    seen = []
+
+    def l2(model, logits, y):
+        seen.append(logits.shape)
+        weights = sum((m.weight ** 2).sum() for m in model if isinstance(m, torch.nn.Linear))
+        return torch.nn.functional.cross_entropy(logits, y) + 0.5 * weights
+
+    h_plain = train.fit(plain, small, epochs=2, lr=0.1, batch_size=100)
+    h = train.fit(penalised, small, epochs=2, lr=0.1, batch_size=100, loss_fn=l2)
+    assert seen[0] == (100, 10) and len(seen) == 2 * 10
+    norm = lambda m: sum(float((p.detach() ** 2).sum()) for n, p in m.named_parameters() if "weight" in n)  # noqa: E731
+    assert norm(penalised) < norm(plain)
+    test_loss = train.evaluate(penalised, small.x_test, small.y_test)[0]
+    assert test_loss == pytest.approx(h.test_loss[-1], rel=1e-5)
+    assert h_plain.test_loss != h.test_loss
+    with pytest.raises(ValueError, match="loss_fn must be a function"):
+        train.fit(plain, small, 1, 0.1, loss_fn="l2")
 
 
 def test_time_budget_stops_training(small):
@@ -164,9 +196,6 @@ def test_every_tool_rejects_bad_labels_before_training(small, tool, labels, mess
 
 def test_fit_rejects_bad_study_settings(small):
     model = train.mlp([784, 8, 10])
-    val = (small.x_test, small.y_test)
-    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
-        train.fit(model, small, 1, 0.1, val=val, patience=0)
     with pytest.raises(ValueError, match="time_budget"):
         train.fit(model, small, 1, 0.1, time_budget=-1)
     with pytest.raises(ValueError, match="optimizer must be"):

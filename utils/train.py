@@ -18,7 +18,6 @@ loop also reads as the lecture's algorithm.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -42,9 +41,11 @@ def _torch_activations():
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish")
 
 
-def mlp(sizes, activation: str = "relu", dropout: float = 0.0):
+def mlp(sizes, activation: str = "relu"):
     """``nn.Sequential`` for layer sizes like ``[784, 128, 10]``; the output is
-    the logits ``z^H`` (the softmax is inside the loss, ``nn.CrossEntropyLoss``)."""
+    the logits ``z^H`` (the softmax is inside the loss, ``nn.CrossEntropyLoss``).
+
+    No dropout: notebook 06 writes its own ``Dropout`` layer and builds that model itself."""
     acts = _torch_activations()
     if activation not in acts:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
@@ -53,8 +54,6 @@ def mlp(sizes, activation: str = "relu", dropout: float = 0.0):
         layers.append(nn.Linear(m, n))
         if i < len(sizes) - 2:
             layers.append(acts[activation]())
-            if dropout:
-                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 
@@ -89,25 +88,27 @@ def _evaluate_torch(model, X, y, chunk: int = 10000):
 
 def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: int = 0,
         weight_decay: float = 0.0, momentum: float = 0.0, optimizer: str = "sgd",
-        val: tuple | None = None, patience: int | None = None, time_budget: float | None = None,
+        val: tuple | None = None, time_budget: float | None = None, loss_fn=None,
         progress: bool = False, device: str | None = None) -> History:
     """Train a PyTorch ``model`` with (mini-batch) SGD on ``ds``; return its History.
 
     - ``batch_size=None``: full-batch gradient descent; 1: single-sample SGD.
-    - ``weight_decay``: L2 penalty (``lambda_2 / 2 * ||W||^2`` added to the loss).
-    - ``val=(x_val, y_val)``: also record validation loss/accuracy; the *best
-      epoch* is then chosen on validation accuracy, never on the test set.
-    - ``patience``: early stopping; stop after ``patience`` epochs without a
-      better validation accuracy and restore the best weights.
+    - ``weight_decay``: PyTorch's own L2 term, on every parameter, biases included
+      (notebook 06 writes its own penalty and passes it as ``loss_fn``).
+    - ``val=(x_val, y_val)``: also record validation loss/accuracy; ``best_epoch``
+      is then the epoch of the best validation accuracy, never chosen on the test set.
+      ``fit`` trains all ``epochs`` and keeps the last weights: early stopping is
+      notebook 06's exercise, which calls ``fit`` one epoch at a time.
+    - ``loss_fn(model, logits, y)``: the training loss, a scalar tensor (default:
+      the mean cross-entropy); the recorded losses stay plain cross-entropy.
     - ``time_budget``: stop once this many seconds of training have passed.
     - A run whose loss becomes NaN/inf or exceeds the divergence threshold is
       stopped and marked ``diverged`` instead of crashing.
     """
     check_training_args(epochs, lr, batch_size)
-    if patience is not None and val is None:
-        raise ValueError("early stopping (patience) needs a validation set: pass val=(x_val, y_val).")
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"patience must be an integer >= 1 (epochs without improvement); got {patience!r}.")
+    if loss_fn is not None and not callable(loss_fn):
+        raise ValueError("loss_fn must be a function (model, logits, y) -> loss; got "
+                         f"{type(loss_fn).__name__}.")
     if time_budget is not None and not time_budget > 0:
         raise ValueError(f"time_budget must be a number of seconds > 0; got {time_budget!r}.")
     if optimizer not in ("sgd", "adam"):
@@ -129,7 +130,7 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     history = History()
-    best_acc, best_state, waited, elapsed = -1.0, None, 0, 0.0
+    best_acc, elapsed = -1.0, 0.0
     epochs_iter = range(1, epochs + 1)
     if progress:
         from tqdm.auto import tqdm
@@ -140,7 +141,8 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         start = time.perf_counter()
         for idx in batch_indices(len(Xtr), batch_size or len(Xtr), seed=seed + epoch):
             idx = torch.from_numpy(idx).to(device)
-            loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
+            logits = model(Xtr[idx])
+            loss = F.cross_entropy(logits, ytr[idx]) if loss_fn is None else loss_fn(model, logits, ytr[idx])
             if is_diverged(loss.item()):
                 history.diverged = True
                 break
@@ -157,20 +159,10 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
                        val=_evaluate_torch(model, Xva, yva) if val is not None else None)
         if history.diverged:
             break
-        if val is not None:
-            if history.val_acc[-1] > best_acc:
-                best_acc, waited = history.val_acc[-1], 0
-                history.best_epoch = epoch
-                if patience is not None:
-                    best_state = copy.deepcopy(model.state_dict())
-            else:
-                waited += 1
-                if patience is not None and waited >= patience:
-                    break
+        if val is not None and history.val_acc[-1] > best_acc:
+            best_acc, history.best_epoch = history.val_acc[-1], epoch
         if time_budget is not None and elapsed >= time_budget:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
     return history
 
 
