@@ -406,3 +406,82 @@ def test_results_dir_still_makes_sub_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("TP_RESULTS_DIR", str(tmp_path / "res"))
     assert config.results_dir("04", "runs") == tmp_path / "res" / "04" / "runs"
     assert os.path.isdir(tmp_path / "res" / "04" / "runs")
+
+
+# --- utils.train: the PyTorch and Keras loops ------------------------------------------------
+
+
+def _tiny(n=60, cols=784, seed=0):
+    rng = np.random.default_rng(seed)
+    return data.Dataset(rng.random((n, cols), dtype=np.float32), rng.integers(0, 10, n),
+                        rng.random((20, cols), dtype=np.float32), rng.integers(0, 10, 20), "sample")
+
+
+def _torch_cases():
+    from utils import train
+
+    ds, narrow = _tiny(), _tiny(cols=100)
+    model = lambda: train.mlp([784, 8, 10])  # noqa: E731
+    params = reference.init_params(784, 8, 10)
+    return [
+        ("mlp negative size", lambda: train.mlp([784, -5, 10]), ValueError, "at least two integers >= 1"),
+        ("mlp an int", lambda: train.mlp(784), ValueError, "at least two integers >= 1"),
+        ("mlp float size", lambda: train.mlp([784, 16.5, 10]), ValueError, "at least two integers >= 1"),
+        ("mlp one size", lambda: train.mlp([784]), ValueError, "at least two integers >= 1"),
+        ("mlp zero width", lambda: train.mlp([784, 0, 10]), ValueError, "at least two integers >= 1"),
+        ("fit negative seed", lambda: train.fit(model(), ds, 1, 0.1, seed=-5), ValueError, "seed must be"),
+        ("fit time_budget str", lambda: train.fit(model(), ds, 1, 0.1, time_budget="10"), ValueError,
+         "time_budget"),
+        ("fit negative momentum", lambda: train.fit(model(), ds, 1, 0.1, momentum=-1), ValueError,
+         "momentum must be a number >= 0"),
+        ("fit negative weight_decay", lambda: train.fit(model(), ds, 1, 0.1, weight_decay=-0.1), ValueError,
+         "weight_decay must be a number >= 0"),
+        ("fit wrong columns", lambda: train.fit(model(), narrow, 1, 0.1), ValueError,
+         "100 columns but the model's first layer takes 784"),
+        ("fit val mismatched rows", lambda: train.fit(model(), ds, 1, 0.1, val=(ds.x_test, ds.y_test[:5])),
+         ValueError, "20 rows but there are 5 labels"),
+        ("fit val a Dataset", lambda: train.fit(model(), ds, 1, 0.1, val=ds), TypeError,
+         "val must be a pair"),
+        ("fit ds a tuple", lambda: train.fit(model(), (ds.x_train, ds.y_train), 1, 0.1), TypeError,
+         "ds must be a utils.data.Dataset"),
+        ("fit model a list", lambda: train.fit(params, ds, 1, 0.1), TypeError, "model must be a PyTorch"),
+        ("fit loss_fn returns logits", lambda: train.fit(model(), ds, 1, 0.1, loss_fn=lambda m, z, y: z),
+         ValueError, "loss_fn must return the loss as one number"),
+        ("evaluate wrong columns", lambda: train.evaluate(model(), narrow.x_test, narrow.y_test), ValueError,
+         "100 columns"),
+        ("evaluate mismatched rows", lambda: train.evaluate(model(), ds.x_test[:8], ds.y_test[:5]),
+         ValueError, "8 rows but there are 5 labels"),
+        ("run params None", lambda: train.run("torch", None, ds, 1, 0.1), TypeError,
+         "params must be the list"),
+        ("run torch wrong columns", lambda: train.run("torch", params, narrow, 1, 0.1), ValueError,
+         "100 columns"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(19))
+def test_the_pytorch_loop_rejects_bad_input(index):
+    pytest.importorskip("torch")
+    name, call, error, message = _torch_cases()[index]
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("case", ["a torch model", "wrong columns", "mismatched rows", "negative seed"])
+def test_the_keras_loop_rejects_bad_input(case):
+    pytest.importorskip("tensorflow")
+    from utils import train
+
+    ds, narrow, params = _tiny(), _tiny(cols=100), reference.init_params(784, 8, 10)
+    bad = data.Dataset.__new__(data.Dataset)  # rows that do not match, past Dataset's own check
+    bad.__dict__.update(vars(ds), y_train=ds.y_train[:50])
+    calls = {"a torch model": (lambda: train.fit_keras(train.mlp([784, 8, 10]), ds, 1, 0.1), TypeError,
+                               "model must be a Keras model"),
+             "wrong columns": (lambda: train.fit_keras(train.keras_from_reference(params), narrow, 1, 0.1),
+                               ValueError, "100 columns"),
+             "mismatched rows": (lambda: train.fit_keras(train.keras_from_reference(params), bad, 1, 0.1),
+                                 ValueError, "60 rows but there are 50 labels"),
+             "negative seed": (lambda: train.fit_keras(train.keras_from_reference(params), ds, 1, 0.1,
+                                                       seed=-1), ValueError, "seed must be")}
+    call, error, message = calls[case]
+    with pytest.raises(error, match=message):
+        call()

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils import reference
-from utils.data import batch_indices, check_labels
-from utils.history import History, check_training_args, is_diverged
+from utils.data import Dataset, batch_indices, check_labels
+from utils.history import History, check_seed, check_training_args, is_diverged
 
 # --- PyTorch ------------------------------------------------------------------------
 
@@ -49,6 +49,10 @@ def mlp(sizes, activation: str = "relu"):
     acts = _torch_activations()
     if activation not in acts:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
+    if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2
+            or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes)):
+        raise ValueError(f"sizes must be a list of at least two integers >= 1 (inputs, ..., outputs), "
+                         f"such as [784, 128, 10]; got {sizes!r}.")
     layers = []
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(m, n))
@@ -106,24 +110,31 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
       stopped and marked ``diverged`` instead of crashing.
     """
     check_training_args(epochs, lr, batch_size)
+    check_seed(seed)
+    _check_torch_model(model)
+    _check_dataset(ds)
+    for name, value in (("momentum", momentum), ("weight_decay", weight_decay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
     if loss_fn is not None and not callable(loss_fn):
         raise ValueError("loss_fn must be a function (model, logits, y) -> loss; got "
                          f"{type(loss_fn).__name__}.")
-    if time_budget is not None and not time_budget > 0:
+    if time_budget is not None and (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
+                                    or not time_budget > 0):
         raise ValueError(f"time_budget must be a number of seconds > 0; got {time_budget!r}.")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
-    n_out = _n_outputs(model)
+    n_in, n_out = _n_inputs(model), _n_outputs(model)
 
     def tensors(x, y, name):
-        return (torch.as_tensor(x, device=device),
-                torch.as_tensor(check_labels(y, n_out, name), device=device))
+        x, y = check_inputs(x, y, n_in, n_out, name)
+        return torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
 
-    Xtr, ytr = tensors(ds.x_train, ds.y_train, "ds.y_train")
-    Xte, yte = tensors(ds.x_test, ds.y_test, "ds.y_test")
-    Xva, yva = tensors(*val, "val labels") if val is not None else (None, None)
+    Xtr, ytr = tensors(ds.x_train, ds.y_train, "ds (training set)")
+    Xte, yte = tensors(ds.x_test, ds.y_test, "ds (test set)")
+    Xva, yva = tensors(*_check_val(val), "val") if val is not None else (None, None)
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     else:
@@ -143,6 +154,10 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
             idx = torch.from_numpy(idx).to(device)
             logits = model(Xtr[idx])
             loss = F.cross_entropy(logits, ytr[idx]) if loss_fn is None else loss_fn(model, logits, ytr[idx])
+            if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                shape = tuple(getattr(loss, "shape", ()))
+                raise ValueError("loss_fn must return the loss as one number (a 0-d tensor that autograd "
+                                 f"can differentiate); got {type(loss).__name__} of shape {shape}.")
             if is_diverged(loss.item()):
                 history.diverged = True
                 break
@@ -172,11 +187,54 @@ def _n_outputs(model) -> int:
     return linears[-1].out_features if linears else 10
 
 
+def _n_inputs(model) -> int | None:
+    """Number of input features: the size of the model's first Linear layer, if it has one."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[0].in_features if linears else None
+
+
+def _check_torch_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a PyTorch nn.Module (for example train.mlp([784, 128, 10])); "
+                        f"got {type(model).__name__}.")
+
+
+def _check_dataset(ds) -> None:
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a utils.data.Dataset (x_train, y_train, x_test, y_test), as "
+                        f"load_dataset() returns; got {type(ds).__name__}.")
+
+
+def check_inputs(x, y, n_in: int | None, n_out: int, name: str):
+    """``(x, y)`` as float32 rows and int64 labels, or a ValueError/TypeError naming
+    ``name`` when x is not 2-D, has the wrong number of columns for the model, is
+    not numeric, or does not have one row per label."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: x must be 2-D, one sample per row; got shape {x.shape}.")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise TypeError(f"{name}: x must hold real numbers (pixels in [0, 1]); got dtype {x.dtype}.")
+    if n_in is not None and x.shape[1] != n_in:
+        raise ValueError(f"{name}: x has {x.shape[1]} columns but the model's first layer takes "
+                         f"{n_in} inputs.")
+    y = check_labels(y, n_out, f"{name} labels")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x has {len(x)} rows but there are {len(y)} labels; they must match.")
+    return x.astype(np.float32, copy=False), y
+
+
+def _check_val(val):
+    if not isinstance(val, (tuple, list)) or len(val) != 2:
+        raise TypeError(f"val must be a pair (x_val, y_val); got {type(val).__name__}.")
+    return val
+
+
 def evaluate(model, x, y) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of a PyTorch model on numpy data."""
 
+    _check_torch_model(model)
+    x, y = check_inputs(x, y, _n_inputs(model), _n_outputs(model), "evaluate")
     device = next(model.parameters()).device
-    y = check_labels(y, _n_outputs(model))
     return _evaluate_torch(model, torch.as_tensor(x, device=device), torch.as_tensor(y, device=device))
 
 
@@ -222,16 +280,21 @@ def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int
     import tensorflow as tf
 
     check_training_args(epochs, lr, batch_size, allow_full_batch=False)
-    n_out = model.output_shape[-1]
-    y_train = check_labels(ds.y_train, n_out, "ds.y_train")
-    y_test = check_labels(ds.y_test, n_out, "ds.y_test")
+    check_seed(seed)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model (for example train.keras_from_reference(params)); "
+                        f"got {type(model).__name__}.")
+    _check_dataset(ds)
+    n_in, n_out = model.input_shape[-1], model.output_shape[-1]
+    x_train, y_train = check_inputs(ds.x_train, ds.y_train, n_in, n_out, "ds (training set)")
+    x_test, y_test = check_inputs(ds.x_test, ds.y_test, n_in, n_out, "ds (test set)")
     n = len(ds.x_train)
     steps = math.ceil(n / batch_size)
     # steps_per_execution must divide the epoch, or the recorded epochs drift.
     model.compile(optimizer=keras.optimizers.SGD(lr),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=jit_compile, steps_per_execution=steps)
-    X, Y = tf.constant(ds.x_train), tf.constant(y_train)
+    X, Y = tf.constant(x_train), tf.constant(y_train)
     order = np.stack([np.concatenate(batch_indices(n, batch_size, seed=seed + e))
                       for e in range(1, epochs + 1)])
     batches = (tf.data.Dataset.from_tensor_slices(order)
@@ -247,7 +310,7 @@ def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int
         def on_epoch_end(self, epoch, logs=None):
             seconds = time.perf_counter() - self.start + (history.seconds[-1] if history.seconds else 0.0)
             figures = []
-            for x, y in ((ds.x_train, y_train), (ds.x_test, y_test)):
+            for x, y in ((x_train, y_train), (x_test, y_test)):
                 res = self.model.evaluate(x, y, batch_size=10000, verbose=0, return_dict=True)
                 figures.append((res["loss"], res["accuracy"]))
             history.record(epoch + 1, seconds, train=figures[0], test=figures[1])
@@ -271,7 +334,11 @@ def run(tool: str, params, ds, epochs: int, lr: float, batch_size: int = 64, see
     same start, same batches, same hyper-parameters for every tool."""
     if tool not in TOOLS:
         raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {tool!r}.")
-    params = [p.copy() for p in params]
+    if not isinstance(params, (list, tuple)):
+        raise TypeError(f"params must be the list [W0, b0, W1, b1, ...] of reference.init_params; "
+                        f"got {type(params).__name__}.")
+    reference.layer_sizes(params)  # checks the shapes
+    params = [np.array(p, copy=True) for p in params]
     if tool == "numpy":
         return reference.train(params, ds, epochs, lr, batch_size, seed=seed, progress=False)
     if tool == "torch":
