@@ -271,3 +271,38 @@ def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:
     if err > tol:
         return f"differs from the reference (relative error {err:.1e}, tolerance {tol:.0e})."
     return None
+
+
+# --- small helpers the per-notebook checks share ---------------------------------------
+
+
+def fault(check: Check, part: str, message: str) -> None:
+    """Record a failing part of a check already counted (``check.count``)."""
+    check.problems.append(f"{part}: {message}")
+    check.count = max(check.count, len(check.problems))
+
+
+def kind_of(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def call_explained(check: Check, fn, *args, explain=None, **kwargs):
+    """``check.call(fn, ...)``; an error raised inside ``fn`` is first offered to
+    ``explain(err)``, which may return a sentence naming the mistake behind it."""
+    __tracebackhide__ = True  # noqa: F841
+    if explain is None or not callable(fn):
+        return check.call(fn, *args, **kwargs)
+
+    def guarded(*a, **k):
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            return fn(*a, **k)
+        except (NotImplementedError, CheckFailed):
+            raise
+        except Exception as err:
+            message = explain(err)
+            if message is None:
+                raise
+        fail(f"{check.exercise}: {message}")
+
+    return check.call(guarded, *args, **kwargs)

@@ -15,7 +15,10 @@ import math
 import numpy as np
 
 from utils import reference as ref
-from utils.checks.core import Check, CheckFailed, fail, rel_error
+from utils.checks.core import Check, rel_error
+from utils.checks.core import call_explained as _call
+from utils.checks.core import fault as _fault
+from utils.checks.core import kind_of as _kind
 
 __all__ = ["check_keras_one_hidden_layer", "check_train_step", "check_compile_and_fit",
            "check_keras_deep_network"]
@@ -79,38 +82,6 @@ def _merge_parts(check: Check, start: int) -> None:
             listed = ", ".join(names[:-1]) + " and " + names[-1]
             lines.append(f"{prefix + ' ' if prefix else ''}{listed}: {message}")
     check.problems[start:] = lines
-
-
-def _fault(check: Check, part: str, message: str) -> None:
-    """Record a failing part of a check already counted (``check.count``)."""
-    check.problems.append(f"{part}: {message}")
-    check.count = max(check.count, len(check.problems))
-
-
-def _kind(value) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
-
-
-def _call(check: Check, fn, *args, explain=None, **kwargs):
-    """``check.call(fn, ...)``; an error raised inside ``fn`` is first offered to
-    ``explain(err)``, which may return a sentence naming the mistake behind it."""
-    __tracebackhide__ = True  # noqa: F841
-    if explain is None or not callable(fn):
-        return check.call(fn, *args, **kwargs)
-
-    def guarded(*a, **k):
-        __tracebackhide__ = True  # noqa: F841
-        try:
-            return fn(*a, **k)
-        except (NotImplementedError, CheckFailed):
-            raise
-        except Exception as err:
-            message = explain(err)
-            if message is None:
-                raise
-        fail(f"{check.exercise}: {message}")
-
-    return check.call(guarded, *args, **kwargs)
 
 
 def _labels_error(err) -> str | None:
