@@ -306,3 +306,26 @@ def call_explained(check: Check, fn, *args, explain=None, **kwargs):
         fail(f"{check.exercise}: {message}")
 
     return check.call(guarded, *args, **kwargs)
+
+
+def matching_mistake(got, expected, mistakes: dict, tol: float) -> dict:
+    """The one mistake that ``got`` equals up to float32 rounding, as ``{description: got}``
+    for ``Check.compare``; ``{}`` when ``got`` is right or matches none."""
+    try:
+        g = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return {}
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape == e.shape and rel_error(g, e) <= tol:
+        return {}
+    for description, wrong in mistakes.items():
+        w = np.asarray(wrong, dtype=np.float64)
+        if w.shape == g.shape and np.all(np.isfinite(g)) and rel_error(g, w) <= tol:
+            return {description: g}
+    return {}
+
+
+def compare_rounded(check: Check, part: str, got, expected, mistakes: dict, tol: float) -> bool:
+    """``check.compare`` with mistakes recognised up to float32 rounding."""
+    matched = matching_mistake(got, expected, mistakes, tol)
+    return check.compare(part, got, expected, mistakes=matched, tol=tol)

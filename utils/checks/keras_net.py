@@ -15,8 +15,9 @@ import math
 import numpy as np
 
 from utils import reference as ref
-from utils.checks.core import Check, rel_error
+from utils.checks.core import Check
 from utils.checks.core import call_explained as _call
+from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
 
@@ -38,30 +39,6 @@ def _setup(sizes, seed: int = 4, n: int = 16):
     X = rng.random((n, sizes[0]))
     y = rng.integers(0, sizes[-1], n)
     return params, X, y
-
-
-def _matching(got, expected, mistakes: dict, tol: float) -> dict:
-    """The one mistake that ``got`` equals up to float32 rounding (relative error below
-    ``tol``), as ``{description: got}`` for ``Check.compare``; ``{}`` when ``got`` is right
-    or matches none. (``Check.compare`` matches mistakes entry by entry, stricter than
-    float32 rounding allows near zero.)"""
-    try:
-        g = np.asarray(got, dtype=np.float64)
-    except (TypeError, ValueError):
-        return {}
-    e = np.asarray(expected, dtype=np.float64)
-    if g.shape == e.shape and rel_error(g, e) <= tol:
-        return {}
-    for description, wrong in mistakes.items():
-        w = np.asarray(wrong, dtype=np.float64)
-        if w.shape == g.shape and np.all(np.isfinite(g)) and rel_error(g, w) <= tol:
-            return {description: g}
-    return {}
-
-
-def _compare(check: Check, part: str, got, expected, mistakes: dict, tol: float) -> bool:
-    """``check.compare`` with mistakes recognised up to float32 rounding."""
-    return check.compare(part, got, expected, mistakes=_matching(got, expected, mistakes, tol), tol=tol)
 
 
 def _merge_parts(check: Check, start: int) -> None:
