@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from notebook_exercises import solution_lines
 
 from utils import checks
 from utils import reference as ref
@@ -31,13 +32,7 @@ def _exercises() -> dict[str, tuple[str, set[str]]]:
         if cell["cell_type"] != "code" or "### BEGIN SOLUTION" not in source:
             continue
         name = re.search(r"^def (\w+)\(", source, re.MULTILINE).group(1)
-        lines, inside = set(), False
-        for line in source.splitlines():
-            if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
-                inside = line.strip() == "### BEGIN SOLUTION"
-            elif inside and line.strip():
-                lines |= {line.strip(), line.split("#")[0].strip()} - {""}
-        found[name] = (source, lines)
+        found[name] = (source, set(solution_lines(source)) - {""})
     return found
 
 

@@ -21,6 +21,9 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 nn = torch.nn
 
+from notebook_exercises import exercise_cell  # noqa: E402
+from notebook_exercises import solution_lines as shared_solution_lines  # noqa: E402
+
 from utils import checks  # noqa: E402
 from utils.checks import CheckFailed  # noqa: E402
 
@@ -33,24 +36,10 @@ Dense = keras.layers.Dense
 
 
 def solution_lines(path: Path, name: str) -> list[str]:
-    """The stripped lines of the solution region of the exercise defining ``name``, each also
-    without its end-of-line comment: none of them may appear in a check's message."""
-    for cell in json.loads(path.read_text())["cells"]:
-        text = "".join(cell["source"])
-        if cell["cell_type"] != "code" or "### BEGIN SOLUTION" not in text:
-            continue
-        if not re.search(rf"^(def|class) {re.escape(name)}\b", text, re.MULTILINE):
-            continue
-        lines, inside = [], False
-        for line in text.splitlines():
-            stripped = line.strip()
-            if stripped in ("### BEGIN SOLUTION", "### END SOLUTION"):
-                inside = stripped == "### BEGIN SOLUTION"
-            elif inside and stripped and not stripped.startswith("#"):
-                lines += {stripped, stripped.split("  #")[0].strip()}
-        assert lines, f"{path.name}: the solution of {name} is empty"
-        return lines
-    raise AssertionError(f"{path.name}: no exercise defines {name}")
+    """The solution lines of the exercise defining ``name``: none may appear in a check's message."""
+    lines = shared_solution_lines(exercise_cell(path, name))
+    assert lines, f"{path.name}: the solution of {name} is empty"
+    return lines
 
 
 def assert_names_mistake(check, answer, phrase: str, notebook: Path, exercise: str, *args):

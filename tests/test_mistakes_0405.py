@@ -8,7 +8,6 @@ takes seconds.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from notebook_exercises import exercise_cell
+from notebook_exercises import solution_lines as shared_solution_lines
 
 from utils import checks, config, train
 from utils.checks import CheckFailed
@@ -29,22 +30,8 @@ THRESHOLD = 10 * math.log(10)
 
 
 def solution_lines(notebook: str, name: str) -> list[str]:
-    """The stripped lines inside the solution regions of the code cell that defines ``name``
-    (each line whole, and its code without a trailing comment)."""
-    nb = json.loads((ROOT / "notebooks" / notebook).read_text())
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] != "code" or f"def {name}(" not in source or "### BEGIN SOLUTION" not in source:
-            continue
-        lines, inside = [], False
-        for line in source.splitlines():
-            stripped = line.strip()
-            if stripped in ("### BEGIN SOLUTION", "### END SOLUTION"):
-                inside = stripped == "### BEGIN SOLUTION"
-            elif inside and stripped and not stripped.startswith("#"):
-                lines += [stripped, stripped.split("  #")[0].strip()]
-        return lines
-    raise AssertionError(f"no exercise cell defines {name} in {notebook}")
+    """The solution lines of the exercise that defines ``name``: none may appear in a message."""
+    return shared_solution_lines(exercise_cell(ROOT / "notebooks" / notebook, name))
 
 
 def fails_naming(check, args, phrase: str, notebook: str, exercise: str) -> str:

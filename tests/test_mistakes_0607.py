@@ -12,11 +12,12 @@ real tracker once: the whole file takes a few tens of seconds.
 from __future__ import annotations
 
 import itertools
-import json
 import linecache
 from pathlib import Path
 
 import pytest
+from notebook_exercises import exercise_cell as shared_exercise_cell
+from notebook_exercises import solution_lines
 
 from utils import checks, config  # noqa: F401  (config first: it quiets TensorFlow and CodeCarbon)
 from utils.checks import CheckFailed
@@ -38,25 +39,7 @@ _names = itertools.count()
 
 def exercise_cell(notebook: str, name: str) -> str:
     """The source of the code cell that defines ``name`` inside a solution region."""
-    nb = json.loads((ROOT / "notebooks" / notebook).read_text())
-    for cell in nb["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and "### BEGIN SOLUTION" in source and (
-                f"def {name}(" in source or f"class {name}(" in source):
-            return source
-    raise AssertionError(f"no exercise cell defines {name} in {notebook}")
-
-
-def solution_lines(source: str) -> list[str]:
-    """The stripped lines inside the solution regions (each whole, and its code without a comment)."""
-    lines, inside = [], False
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped in ("### BEGIN SOLUTION", "### END SOLUTION"):
-            inside = stripped == "### BEGIN SOLUTION"
-        elif inside and stripped and not stripped.startswith("#"):
-            lines += [stripped, stripped.split("  #")[0].strip()]
-    return lines
+    return shared_exercise_cell(ROOT / "notebooks" / notebook, name)
 
 
 def planted(notebook: str, name: str, *edits: tuple[str, str]):
