@@ -33,12 +33,14 @@ def test_quick_flag_and_pick_are_read_when_asked(monkeypatch):
     ("TP_CACHE_DIR", "", config.cache_dir),
     ("TP_CACHE_DIR", "   ", config.cache_dir),
     ("TP_RESULTS_DIR", "", config.results_dir),
+    ("TP_THREADS", "0", config.threads),
+    ("TP_THREADS", "two", config.threads),
 ])
 def test_a_bad_setting_names_the_variable_and_what_it_accepts(monkeypatch, name, value, call):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name) as err:
         call()
-    assert "expected" in str(err.value) or "give a folder" in str(err.value)
+    assert "expected" in str(err.value) or "give a folder" in str(err.value) or "such as" in str(err.value)
 
 
 def test_settings_have_defaults_and_are_normalised(monkeypatch):
@@ -57,6 +59,18 @@ def test_config_silences_tensorflow_and_codecarbon():
 
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
     assert os.environ["CODECARBON_LOG_LEVEL"] == "error"
+
+
+def test_every_library_gets_the_same_threads_and_the_first_line_says_how_many(monkeypatch):
+    """One thread by default, for NumPy's BLAS, PyTorch and TensorFlow alike (set at import)."""
+    import os
+
+    import torch
+
+    assert config.threads() == 1 and torch.get_num_threads() == 1
+    assert {os.environ[name] for name in config.THREAD_VARIABLES} == {"1"}
+    monkeypatch.setenv("TP_THREADS", "3")
+    assert config.threads() == 3 and "CPU threads per library: 3" in config.describe("x")
 
 
 def test_paths_point_into_the_repository():

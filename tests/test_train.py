@@ -26,6 +26,24 @@ def test_mlp_shapes_activations_and_parameter_count():
         train.mlp([784, 10, 10], activation="relu6")
 
 
+@pytest.mark.parametrize("activation, std", [("relu", lambda m, n: (2 / m) ** 0.5),
+                                             ("swish", lambda m, n: (2 / m) ** 0.5),
+                                             ("tanh", lambda m, n: (2 / (m + n)) ** 0.5)])
+def test_mlp_starts_with_the_initialisation_of_notebook_01(activation, std):
+    """He, N(0, 2/M), for ReLU-like activations; Glorot, N(0, 2/(M+N)), for sigmoid and tanh."""
+    torch.manual_seed(0)
+    linears = [m for m in train.mlp([784, 256, 64, 10], activation) if isinstance(m, torch.nn.Linear)]
+    for lin in linears:
+        n, m = lin.weight.shape
+        assert float(lin.weight.std()) == pytest.approx(std(m, n), rel=0.1)
+        assert float(lin.weight.mean()) == pytest.approx(0, abs=0.2 * std(m, n))
+        assert not lin.bias.any()
+    torch_default = train.mlp([784, 256, 10], init="torch")[0].weight
+    assert float(torch_default.abs().max()) <= 1 / 784 ** 0.5
+    with pytest.raises(ValueError, match="init must be"):
+        train.mlp([784, 10], init="he")
+
+
 def test_fit_learns_and_records_a_full_history(small):
     torch.manual_seed(0)
     h = train.fit(train.mlp([784, 64, 10]), small, epochs=6, lr=0.1, batch_size=32)
@@ -83,7 +101,7 @@ def test_a_loss_function_replaces_the_cross_entropy(small):
     def l2(model, logits, y):
         seen.append(logits.shape)
         weights = sum((m.weight ** 2).sum() for m in model if isinstance(m, torch.nn.Linear))
-        return torch.nn.functional.cross_entropy(logits, y) + 0.5 * weights
+        return torch.nn.functional.cross_entropy(logits, y) + 0.05 * weights
 
     h_plain = train.fit(plain, small, epochs=2, lr=0.1, batch_size=100)
     h = train.fit(penalised, small, epochs=2, lr=0.1, batch_size=100, loss_fn=l2)

@@ -8,13 +8,22 @@ at import time, and every function that uses one also takes it as an argument::
     config.country()          # TP_COUNTRY: ISO 3166 alpha-3 code, default "FRA"
     config.cache_dir()        # TP_CACHE_DIR, default ~/.cache/tp-deep-learning
     config.results_dir("04")  # TP_RESULTS_DIR, default results/ (created on demand)
+    config.threads()          # TP_THREADS, default 1: CPU threads of NumPy, PyTorch, TensorFlow
 
 A bad value raises ``ValueError`` naming the variable and the values it accepts.
 
 Importing this module sets the environment variables that silence TensorFlow's
-C++ logging and CodeCarbon's logger. They only take effect if they are set
-*before* TensorFlow or CodeCarbon is imported, which is why every notebook
-imports ``utils.config`` in its first code cell.
+C++ logging and CodeCarbon's logger, and gives NumPy (OpenBLAS/MKL), PyTorch and
+TensorFlow the same number of CPU threads, ``threads()``. They only take effect
+if they are set *before* those libraries are imported, which is why every
+notebook imports ``utils.config`` in its first code cell.
+
+**Threads.** One thread per library by default. The course's networks are small
+and trained in batches of 64: on the 2-core machines it was measured on, one
+thread trains as fast as two (784-128-10, one epoch of 60,000 images: 0.7-0.8 s
+either way), and two processes with default threads each (a notebook next to a
+test run) slowed PyTorch tenfold. One setting for all three tools also keeps
+notebook 07's comparison fair. ``TP_THREADS=4`` gives every library 4 threads.
 """
 
 from __future__ import annotations
@@ -33,6 +42,32 @@ _QUIET_ENV = {
 }
 for _key, _value in _QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
+
+#: The variables through which each library reads its number of CPU threads at import.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def threads() -> int:
+    """CPU threads for every library: ``TP_THREADS`` (default 1, see the module's docstring)."""
+    value = os.environ.get("TP_THREADS", "").strip() or "1"
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"TP_THREADS must be a whole number of CPU threads >= 1, such as 1 or 4; "
+                         f"got {value!r}.")
+    return int(value)
+
+
+def _apply_threads() -> None:
+    import sys
+
+    n = str(threads())
+    for name in THREAD_VARIABLES:
+        os.environ[name] = n
+    if "torch" in sys.modules:  # imported before this module: too late for OMP_NUM_THREADS
+        sys.modules["torch"].set_num_threads(int(n))
+
+
+_apply_threads()
 
 # --- fixed paths of the course (they do not depend on any setting) -----------
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,7 +313,9 @@ def describe(source: str, name: str | None = None, quick_mode: bool | None = Non
     what = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}[check_dataset_name(name)]
     how = ("quick mode (TP_QUICK=1): small runs for CI" if mode(quick_mode) == "quick"
            else "full mode: the real study")
-    return f"Data: {what} from {source!r}. Mode: {how}."
+    n = threads()
+    return (f"Data: {what} from {source!r}. Mode: {how}. "
+            f"CPU threads per library: {n} (TP_THREADS).")
 
 
 #: Test accuracy a trained network must reach, by data set and situation. The

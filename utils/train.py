@@ -41,21 +41,43 @@ def _torch_activations():
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish")
 
 
-def mlp(sizes, activation: str = "relu"):
+#: Activations whose derivative is about 1 for positive inputs: He initialisation suits them.
+RELU_LIKE = ("relu", "leaky_relu", "elu", "swish")
+INITS = ("course", "torch")
+
+
+def mlp(sizes, activation: str = "relu", init: str = "course"):
     """``nn.Sequential`` for layer sizes like ``[784, 128, 10]``; the output is
     the logits ``z^H`` (the softmax is inside the loss, ``nn.CrossEntropyLoss``).
+
+    ``init="course"`` (default) starts the weights as notebook 01 teaches, for the
+    activation used: He, N(0, 2/M) for a layer of M inputs, for ReLU and its
+    relatives (leaky ReLU, ELU, swish); Glorot, N(0, 2/(M+N)) for a layer of M
+    inputs and N outputs, for sigmoid and tanh, whose slope at 0 is not 1 and
+    which saturate when z grows. Biases start at 0. ``init="torch"`` keeps
+    PyTorch's default (uniform in +-1/sqrt(M)), which makes the signal shrink
+    from layer to layer in a deep network.
 
     No dropout: notebook 06 writes its own ``Dropout`` layer and builds that model itself."""
     acts = _torch_activations()
     if activation not in acts:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
+    if init not in INITS:
+        raise ValueError(f"init must be 'course' (He or Glorot, as notebook 01 teaches) or 'torch' "
+                         f"(PyTorch's default); got {init!r}.")
     if (isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2
             or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes)):
         raise ValueError(f"sizes must be a list of at least two integers >= 1 (inputs, ..., outputs), "
                          f"such as [784, 128, 10]; got {sizes!r}.")
     layers = []
     for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(m, n))
+        layer = nn.Linear(m, n)
+        if init == "course":
+            variance = 2.0 / m if activation in RELU_LIKE else 2.0 / (m + n)
+            with torch.no_grad():
+                layer.weight.normal_(0.0, math.sqrt(variance))
+                layer.bias.zero_()
+        layers.append(layer)
         if i < len(sizes) - 2:
             layers.append(acts[activation]())
     return nn.Sequential(*layers)
