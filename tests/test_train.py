@@ -7,6 +7,7 @@ import pytest
 from utils import config, train  # noqa: F401  (config first: it quiets TensorFlow)
 from utils import reference as ref
 from utils.data import Dataset, load_sample
+from utils.history import is_diverged
 
 torch = pytest.importorskip("torch")
 
@@ -52,6 +53,21 @@ def test_fit_learns_and_records_a_full_history(small):
     assert all(b > a for a, b in zip(h.seconds, h.seconds[1:]))
 
 
+def test_evaluate_every_skips_the_evaluations_between_and_keeps_the_last(small):
+    torch.manual_seed(0)
+    every = train.mlp([784, 32, 10])
+    sparse = train.mlp([784, 32, 10])
+    sparse.load_state_dict(every.state_dict())
+    full = train.fit(every, small, epochs=7, lr=0.1, batch_size=50, val=(small.x_test, small.y_test))
+    h = train.fit(sparse, small, epochs=7, lr=0.1, batch_size=50, val=(small.x_test, small.y_test),
+                  evaluate_every=3)
+    assert h.epoch == [3, 6, 7]
+    assert np.allclose(h.test_acc, [full.test_acc[i - 1] for i in h.epoch])
+    assert h.best_epoch in h.epoch
+    with pytest.raises(ValueError, match="evaluate_every must be"):
+        train.fit(sparse, small, epochs=1, lr=0.1, evaluate_every=0)
+
+
 def test_fit_is_seeded(small):
     runs = []
     for _ in range(2):
@@ -64,6 +80,7 @@ def test_a_diverging_rate_is_flagged_not_raised(small, recwarn):
     torch.manual_seed(0)
     h = train.fit(train.mlp([784, 64, 10]), small, epochs=5, lr=50.0, batch_size=32)
     assert h.diverged and len(h.epoch) < 5
+    assert h.stop_loss is not None and is_diverged(h.stop_loss)  # the loss that stopped it
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 

@@ -7,6 +7,7 @@
 - ``data``: MNIST / Fashion-MNIST loaders with the embedded sample; one-hot, splits, batches.
 - ``download``: checksum-verified, atomic downloads (used by ``data``).
 - ``history``: the record every training loop returns, and the divergence rule.
+- ``results``: a study's results saved under results/, read back while its settings hold.
 - ``reference``: the NumPy network of notebook 01, for any depth.
 - ``train``: the PyTorch and Keras loops of notebooks 04-07, and ``run`` over the three tools.
 - ``measure``: wall time, energy and CO2 (CodeCarbon) of a block of code.

@@ -75,6 +75,7 @@ class History:
     val_acc: list = field(default_factory=list)
     diverged: bool = False
     best_epoch: int | None = None  # chosen on validation accuracy, never on the test set
+    stop_loss: float | None = None  # the mini-batch loss that made a diverged run stop, if fit saw one
 
     def record(self, epoch: int, seconds: float, train, test, val=None) -> None:
         """Append one epoch; ``train``, ``test`` and ``val`` are ``(loss, accuracy)`` pairs.

@@ -115,7 +115,7 @@ def _evaluate_torch(model, X, y, chunk: int = 10000):
 def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: int = 0,
         weight_decay: float = 0.0, momentum: float = 0.0, optimizer: str = "sgd",
         val: tuple | None = None, time_budget: float | None = None, loss_fn=None,
-        progress: bool = False, device: str | None = None) -> History:
+        evaluate_every: int = 1, progress: bool = False, device: str | None = None) -> History:
     """Train a PyTorch ``model`` with (mini-batch) SGD on ``ds``; return its History.
 
     - ``batch_size=None``: full-batch gradient descent; 1: single-sample SGD.
@@ -128,8 +128,12 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
     - ``loss_fn(model, logits, y)``: the training loss, a scalar tensor (default:
       the mean cross-entropy); the recorded losses stay plain cross-entropy.
     - ``time_budget``: stop once this many seconds of training have passed.
+    - ``evaluate_every=k``: measure loss and accuracy (train, test, val) after every
+      k-th epoch and after the last one only; the History then lists those epochs.
+      Evaluating 70,000 images can cost more than an epoch on a small training set.
     - A run whose loss becomes NaN/inf or exceeds the divergence threshold is
-      stopped and marked ``diverged`` instead of crashing.
+      stopped and marked ``diverged`` instead of crashing; ``History.stop_loss``
+      is the mini-batch loss that stopped it.
     """
     check_training_args(epochs, lr, batch_size)
     check_seed(seed)
@@ -146,6 +150,8 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         raise ValueError(f"time_budget must be a number of seconds > 0; got {time_budget!r}.")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
+    if isinstance(evaluate_every, bool) or not isinstance(evaluate_every, int) or evaluate_every < 1:
+        raise ValueError(f"evaluate_every must be a whole number of epochs >= 1; got {evaluate_every!r}.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
     n_in, n_out = _n_inputs(model), _n_outputs(model)
@@ -181,7 +187,7 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
                 raise ValueError("loss_fn must return the loss as one number (a 0-d tensor that autograd "
                                  f"can differentiate); got {type(loss).__name__} of shape {shape}.")
             if is_diverged(loss.item()):
-                history.diverged = True
+                history.diverged, history.stop_loss = True, float(loss.item())
                 break
             opt.zero_grad()
             loss.backward()
@@ -191,6 +197,9 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         elapsed += time.perf_counter() - start
         if history.diverged:
             break
+        last = epoch == epochs or (time_budget is not None and elapsed >= time_budget)
+        if epoch % evaluate_every and not last:
+            continue
         history.record(epoch, elapsed, train=_evaluate_torch(model, Xtr, ytr),
                        test=_evaluate_torch(model, Xte, yte),
                        val=_evaluate_torch(model, Xva, yva) if val is not None else None)
