@@ -13,7 +13,9 @@ key is a hash of everything the result depends on:
   (its name, source, shapes and a checksum of its contents); functions and
   classes, by their code, so that editing ``run_config`` and running the
   cell again trains again;
-- the code of the ``utils`` package and the versions of NumPy and PyTorch.
+- the code of the ``utils`` modules that train (``train``, ``reference``, ``history``,
+  ``data``) and the versions of NumPy and PyTorch; a change to a figure's code
+  (``plots``) keeps the saved results.
 
 ``TP_RECOMPUTE=1`` (or ``recompute=True``) computes again and overwrites. A file
 that cannot be read (cut short, edited by hand) is computed again, with a line
@@ -43,6 +45,8 @@ from utils import config
 from utils.history import History
 
 _UTILS = Path(__file__).resolve().parent
+#: The modules of utils/ whose code decides what a study computes.
+_TRAINING_CODE = ("train", "reference", "history", "data")
 
 
 def recompute_setting() -> bool:
@@ -101,15 +105,15 @@ def _fingerprint(value):
 
 
 def key(settings: dict) -> str:
-    """The hash that names a study's file: settings, the code of utils/, NumPy and PyTorch versions."""
+    """The hash that names a study's file: settings, the code that trains, NumPy and PyTorch versions."""
     import torch
 
     if not isinstance(settings, dict):
         raise TypeError(f"cached: settings must be a dict such as {{'seeds': SEEDS, 'epochs': EPOCHS}}; "
                         f"got {type(settings).__name__}.")
     utils_code = hashlib.sha256()
-    for path in sorted(p for p in _UTILS.rglob("*.py") if "checks" not in p.parts):
-        utils_code.update(path.read_bytes())
+    for module in _TRAINING_CODE:
+        utils_code.update((_UTILS / f"{module}.py").read_bytes())
     payload = [_fingerprint(settings), utils_code.hexdigest(), np.__version__, torch.__version__]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
