@@ -191,3 +191,15 @@ def test_accuracy_floor_fits_the_data_and_the_mode(monkeypatch):
     monkeypatch.setenv("TP_QUICK", "1")
     assert config.accuracy_floor(full) == 0.88
     assert config.accuracy_floor(full, quick_mode=False) == 0.975
+
+
+def test_a_run_of_one_point_is_drawn_with_a_marker():
+    """A run stopped by a time budget inside its first epoch has one point: a line alone would not show it."""
+    one, long = History(), History()
+    one.record(1, 0.4, train=(1.0, 0.6), test=(1.1, 0.55))
+    for e in range(1, 41):
+        long.record(e, 0.1 * e, train=(1.0 / e, 0.9), test=(1.1 / e, 0.85))
+    fig = plots.plot_history({"single sample": one, "mini-batch": long}, x="seconds")
+    lines = {len(line.get_xdata()): line.get_marker()
+             for line in fig.axes[0].get_lines() if len(line.get_xdata())}
+    assert lines[1] not in (None, "None", "", " ") and lines[40] in (None, "None", "", " ")

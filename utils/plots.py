@@ -14,6 +14,8 @@ import numbers
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
 from utils.data import N_CLASSES, N_PIXELS, check_labels
 from utils.history import History
@@ -77,7 +79,9 @@ def show_digits(x, y, pred=None, n: int = 20, cols: int = 10, title: str = "Digi
         raise ValueError(f"show_digits draws pixels in [0, 1] (0 white, 1 black); x holds values from "
                          f"{low:g} to {high:g}: for raw 0..255 pixels, pass x / 255.")
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.4 * rows + 0.4), squeeze=False)
+    # a row: the image and its title, one line (label) or two (true and predicted label)
+    row_height = 1.4 if pred is None else 1.7
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, row_height * rows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -117,11 +121,16 @@ def _check_history(name, h: History, x: str) -> None:
                          "with x='epoch'.")
 
 
-def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curves"):
-    """Loss and accuracy, train (solid) and test (dashed), for one or several runs.
+def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curves", log_x: bool = False):
+    """Loss and accuracy, train (solid), validation (dotted) and test (dashed), for one or several runs.
+
+    Each run has its colour; one legend, to the right of the two panels (the figure
+    is widened for it), names the runs and the line styles, and covers no curve.
 
     ``histories`` is one History, or a dict mapping a run's name to its History;
-    ``x`` is ``"epoch"`` or ``"seconds"`` (wall time, to compare methods at equal cost).
+    ``x`` is ``"epoch"`` or ``"seconds"`` (wall time, to compare methods at equal cost);
+    ``log_x=True`` draws it on a log scale, so that a short run next to a long one is
+    not squeezed into the left edge.
     ``ValueError`` when there is nothing to plot (no run, or no run with an epoch);
     in a dict, a run without an epoch (it diverged in its first epoch) is only
     named in the legend.
@@ -137,6 +146,8 @@ def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curve
                         f"{type(histories).__name__}{several}.")
     if x not in ("epoch", "seconds"):
         raise ValueError(f"x must be 'epoch' or 'seconds'; got {x!r}.")
+    if not isinstance(log_x, (bool, np.bool_)):
+        raise TypeError(f"log_x must be True or False; got {log_x!r}.")
     for name, h in histories.items():
         if _looks_like_keras(h):
             raise TypeError(f"run {name!r}: {KERAS_HINT}.")
@@ -150,27 +161,60 @@ def plot_history(histories: dict, x: str = "epoch", title: str = "Learning curve
                          if len(histories) == 1 else
                          "nothing to plot: no run has an epoch (did they diverge in their first epoch?).")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    styles = {"train": ("-", "solid"), "val": (":", "dotted"), "test": ("--", "dashed")}
+    drawn = set()
+    runs = []  # legend entries: one per run (its colour), then one per split (its line style)
     for i, (name, h) in enumerate(histories.items()):
         color = f"C{i}"
         xs = getattr(h, x)
-        prefix = f"{name} " if name else ""
         if not len(h):
             for ax in (ax_loss, ax_acc):  # an empty line: the run is named, not silently left out
-                ax.plot([], [], color=color, label=f"{prefix}(no epoch: diverged in its first?)")
+                ax.plot([], [], color=color)
+            label = f"{name} (no epoch: diverged in its first?)".strip()
+            runs.append(Line2D([], [], color=color, lw=4, label=label))
             continue
-        for split, style in (("train", "-"), ("val", ":"), ("test", "--")):
+        for split, (style, _) in styles.items():
             if getattr(h, f"{split}_loss"):
-                ax_loss.plot(xs, getattr(h, f"{split}_loss"), style, color=color, label=f"{prefix}{split}")
-                ax_acc.plot(xs, getattr(h, f"{split}_acc"), style, color=color, label=f"{prefix}{split}")
-    xlabel = {"epoch": "epoch", "seconds": "training time (s)"}.get(x, x)
+                # markers on short runs: a run of one point (one epoch, or stopped by a time budget)
+                # is otherwise invisible
+                mark = {"marker": "o", "ms": 4} if len(xs) <= 20 else {}
+                ax_loss.plot(xs, getattr(h, f"{split}_loss"), style, color=color, **mark)
+                ax_acc.plot(xs, getattr(h, f"{split}_acc"), style, color=color, **mark)
+                drawn.add(split)
+        if len(histories) > 1 or name:
+            runs.append(Line2D([], [], color=color, lw=4, label=name))
+    # one run: its splits in its colour; several: the line styles in grey, the colours name the runs
+    splits = [Line2D([], [], ls=style, color="0.3" if runs else "C0",
+                     label={"val": "validation"}.get(split, split) + (f" ({word})" if runs else ""))
+              for split, (style, word) in styles.items() if split in drawn]
+    xlabel = {"epoch": "epoch", "seconds": "training time (s)"}.get(x, x) + (" (log scale)" if log_x else "")
     ax_loss.set(title="Loss (cross-entropy)", xlabel=xlabel, ylabel="mean loss (nats)")
     ax_acc.set(title="Accuracy", xlabel=xlabel, ylabel="accuracy (fraction correct)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if x == "epoch" and not log_x:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # never epoch 2.5
+        if log_x:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1, 2, 5, 10, 20, 50...
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 10, not 10^1
     fig.suptitle(title)
-    fig.tight_layout()
+    _legend_on_the_right(fig, ax_loss, runs + splits)
     return fig
+
+
+def _legend_on_the_right(fig, ax, handles) -> None:
+    """One legend for the whole figure, attached to ``ax``, to the right of the panels: it covers no
+    curve. The figure is widened by the legend's width (the legend's text keeps its size)."""
+    legend = ax.legend(handles=handles, fontsize=8, loc="center left", bbox_transform=fig.transFigure,
+                       bbox_to_anchor=(1.0, 0.5), frameon=False)
+    legend.set_in_layout(False)  # tight_layout arranges the panels; the legend gets its own strip
+    width, height = fig.get_size_inches()
+    extra = legend.get_window_extent().width / fig.dpi + 0.15  # inches, with a small gap
+    fig.set_size_inches(width + extra, height)
+    fig.tight_layout(rect=(0, 0, width / (width + extra), 1))
+    legend.set_bbox_to_anchor((width / (width + extra), 0.5), transform=fig.transFigure)
+    legend.set_in_layout(True)  # so that savefig(bbox_inches="tight"), as Jupyter does, keeps it
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
