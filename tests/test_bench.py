@@ -31,6 +31,49 @@ def test_quick_speed_run_prints_and_writes_its_results(tmp_path):
     out = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "GFLOP/s" in out.stdout and "x torch" in out.stdout
+    # the header discloses the settings every figure depends on
+    assert "CPU threads per library: 1 (TP_THREADS)" in out.stdout
+    assert "oneDNN custom operations" in out.stdout and "by default on this machine" in out.stdout
+    assert "a reference, not a limit" in out.stdout and "median and min-max of 3 epochs" in out.stdout
+    # Keras with oneDNN on and off, each row saying which, and their ratio per configuration
+    assert "keras oneDNN on" in out.stdout and "keras oneDNN off" in out.stdout
+    assert "Keras, oneDNN off / on" in out.stdout
     csv = (tmp_path / "epoch_times.csv").read_text().splitlines()
-    assert csv[0].startswith("tool,batch,hidden") and len(csv) == 1 + 3 * 2
+    assert csv[0].startswith("tool,onednn,batch,hidden") and len(csv) == 1 + 4 * 2
+    assert sum(",on," in line for line in csv) == 2 and sum(",off," in line for line in csv) == 2
     assert (tmp_path / "epoch_times.png").stat().st_size > 10_000
+
+
+def _bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "tools" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_onednn_lines_compare_off_with_on_and_flag_overlapping_ranges():
+    pd = pytest.importorskip("pandas")
+    bench = _bench()
+    row = dict(tool="keras", batch=64, hidden=128, epochs=5)
+    df = pd.DataFrame([
+        {**row, "onednn": "on", "median_s": 0.40, "min_s": 0.39, "max_s": 0.41},
+        {**row, "onednn": "off", "median_s": 0.50, "min_s": 0.46, "max_s": 0.56},
+        {**row, "batch": 512, "onednn": "on", "median_s": 0.20, "min_s": 0.18, "max_s": 0.25},
+        {**row, "batch": 512, "onednn": "off", "median_s": 0.22, "min_s": 0.21, "max_s": 0.24},
+        {**row, "tool": "torch", "onednn": "", "median_s": 0.3, "min_s": 0.3, "max_s": 0.3},
+    ])
+    lines = bench.onednn_lines(df)
+    assert "1.25x" in lines[2] and "overlap" not in lines[2]  # 0.46-0.56 vs 0.39-0.41: apart
+    assert "1.10x" in lines[3] and "(overlap)" in lines[3]
+    assert bench.onednn_lines(df[df.onednn != "off"]) == []  # one setting only: nothing to compare
+    assert bench.label("keras", "off") == "keras oneDNN off" and bench.label("numpy", "") == "numpy"
+
+
+def test_worker_env_sets_the_onednn_switch_only_when_asked(monkeypatch):
+    bench = _bench()
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert bench._worker_env("1")["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    assert bench._worker_env(None)["TF_ENABLE_ONEDNN_OPTS"] == "0"  # "default": as the environment has it
+    assert bench.ONEDNN_RUNS["both"] == ("1", "0")

@@ -381,3 +381,47 @@ def test_without_codecarbon_only_the_format_of_a_country_is_checked(no_codecarbo
     assert measure.check_country_known("xxx") == "XXX"  # cannot know better without the table
     with pytest.raises(ValueError, match="alpha-3"):
         measure.check_country_known("FR")
+
+
+# --- TensorFlow's configuration ------------------------------------------------------
+
+
+def test_config_leaves_tensorflows_onednn_switch_alone():
+    from utils import config
+
+    assert "TF_ENABLE_ONEDNN_OPTS" not in config._QUIET_ENV  # timings use TensorFlow as shipped
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("0", "oneDNN custom operations off (TF_ENABLE_ONEDNN_OPTS=0)"),
+    (None, "(TensorFlow's default; TF_ENABLE_ONEDNN_OPTS unset)"),
+])
+def test_tensorflow_setting_says_whether_onednn_is_on_and_why(value, expected):
+    """In a fresh process: TensorFlow reads the switch once, when it is first asked."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if value is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = value
+    code = "from utils import measure; print(measure.tensorflow_setting()); print(measure.onednn_enabled())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    setting, enabled = out.stdout.strip().splitlines()[-2:]
+    assert setting.startswith("TensorFlow ") and expected in setting
+    assert enabled == ("False" if value == "0" else str("custom operations on" in setting))
+
+
+def test_onednn_enabled_is_none_without_tensorflow(monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("No module named 'tensorflow'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    assert measure.onednn_enabled() is None
+    assert measure.tensorflow_setting() == "TensorFlow unavailable (ImportError)"

@@ -35,9 +35,13 @@ import random
 from pathlib import Path
 
 # --- silence noisy libraries (must happen before they are imported) ---------
+# Logging only: nothing here changes how a library computes. TensorFlow keeps its
+# default oneDNN custom operations (TF_ENABLE_ONEDNN_OPTS unset: on for x86 CPUs), so
+# its timings are those of TensorFlow as shipped; its import then prints one line
+# saying so ("oneDNN custom operations are on"), which no log level silences.
+# tools/bench.py times Keras with them on and off; notebook 07 prints the setting.
 _QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++: errors only
-    "TF_ENABLE_ONEDNN_OPTS": "0",  # no oneDNN banner, bit-reproducible sums
     "CODECARBON_LOG_LEVEL": "error",  # CodeCarbon: no background chatter
 }
 for _key, _value in _QUIET_ENV.items():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,6 +206,37 @@ def measure(label: str = "", country: str | None = None, energy: bool = True):
                 print(f"Energy unavailable: {why}. Time is still measured.")
 
 
+#: TensorFlow's switch for its oneDNN custom operations: "1" on, "0" off, unset: TensorFlow decides
+#: (on for its x86 Linux builds). utils.config leaves it alone, so TensorFlow runs as shipped.
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow, in this process, runs its oneDNN custom operations (its CPU
+    kernels from Intel's oneDNN library): ``True``/``False``, or ``None`` when TensorFlow
+    is not installed or does not say. Imports TensorFlow if it is not imported yet; the
+    answer is fixed when TensorFlow first reads ``TF_ENABLE_ONEDNN_OPTS``."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own test helper uses it
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # not installed, or the private module moved
+        return None
+
+
+def tensorflow_setting() -> str:
+    """One line for a timing's header: TensorFlow's version and whether oneDNN is on, and why
+    (``TF_ENABLE_ONEDNN_OPTS`` as set, or TensorFlow's default). Imports TensorFlow."""
+    try:
+        import tensorflow as tf
+    except Exception as err:
+        return f"TensorFlow unavailable ({type(err).__name__})"
+    state = {True: "on", False: "off", None: "on or off (TensorFlow does not say)"}[onednn_enabled()]
+    value = os.environ.get(ONEDNN_VARIABLE)
+    why = (f"{ONEDNN_VARIABLE}={value}" if value is not None
+           else f"TensorFlow's default; {ONEDNN_VARIABLE} unset")
+    return f"TensorFlow {tf.__version__}, oneDNN custom operations {state} ({why})"
+
+
 def epoch_flops(sizes, n: int) -> float:
     """Floating-point operations of one SGD epoch over ``n`` samples for layer
     sizes like ``[784, 256, 10]``: the forward products ``A_prev @ W`` and, in the
@@ -229,8 +261,12 @@ def epoch_flops(sizes, n: int) -> float:
 
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
     """This machine's float32 matrix-product rate with NumPy's BLAS, in GFLOP/s
-    (median of ``repeats`` products of two ``size x size`` matrices): the ceiling
-    for work made of large matrix products. ``size`` and ``repeats`` are integers >= 1."""
+    (median of ``repeats`` products of two ``size x size`` matrices), with the CPU
+    threads NumPy has (``utils.config.threads()``): a reference for work made of matrix
+    products, which a training loop's many small products rarely reach. It is
+    measured, not a hardware limit: a rate compared with it was measured at another
+    moment, and on a shared machine either figure can move by tens of percent.
+    ``size`` and ``repeats`` are integers >= 1."""
     import numpy as np
 
     size = _check_count(size, "size (rows and columns of the matrices)")

@@ -8,12 +8,11 @@ NumPy, PyTorch and Keras), marking it ``diverged`` instead of crashing.
 :func:`run` trains any of the three tools from the same NumPy weights: notebook 07
 and ``tools/bench.py`` share it.
 
-PyTorch runs the studies. Per epoch of 60,000 images the two frameworks are
-level on these 2-core CPUs (784-128-10, batch 128: 0.35 s each in
-``tools/bench.py``), but a sweep trains many short runs, and each new Keras model
-pays an XLA compilation and a slow ``evaluate``: in notebook 07's quick run, five
-epochs on the sample took 5.7 s with Keras against 1.6 s with PyTorch. PyTorch's
-loop also reads as the lecture's algorithm.
+PyTorch runs the studies. Per epoch of training the two frameworks are of the same
+order on CPUs (``tools/bench.py`` measures their epoch times), but a sweep trains many short
+runs, and each new Keras model pays an XLA compilation and a slow ``evaluate``,
+outside its training time (notebook 07 prints that cost, its "evaluation & set-up"
+column). PyTorch's loop also reads as the lecture's algorithm.
 """
 
 from __future__ import annotations
@@ -298,10 +297,11 @@ def fit_keras(model, ds, epochs: int, lr: float, batch_size: int = 64, seed: int
     batches of :func:`utils.data.batch_indices` (the order NumPy and PyTorch use).
 
     Speed on CPU: XLA compilation (``jit_compile``) and many steps per call into
-    TensorFlow (``steps_per_execution``) cut Keras's per-step overhead. On 2 cores,
-    an epoch of 60,000 images (784-128-10, batch 128, ``model.fit`` on NumPy
-    arrays) took 0.88 s with the defaults and 0.48 s with both; fed by ``tf.data``
-    as here, ``tools/bench.py`` measures 0.35 s.
+    TensorFlow (``steps_per_execution``) cut Keras's per-step overhead; the first
+    epoch pays the compilation. ``tools/bench.py`` measures the epoch time this
+    function gives, against NumPy and PyTorch, with TensorFlow's oneDNN on and off.
+    The recorded seconds count the training steps only; the evaluation after each
+    epoch is outside them.
 
     Divergence is judged with the rule of :func:`fit` on the training loss
     evaluated after each epoch (one execution runs the whole epoch, so there is
