@@ -394,6 +394,7 @@ def test_config_leaves_tensorflows_onednn_switch_alone():
 
 @pytest.mark.parametrize("value, expected", [
     ("0", "oneDNN custom operations off (TF_ENABLE_ONEDNN_OPTS=0)"),
+    ("1", "oneDNN custom operations on (TF_ENABLE_ONEDNN_OPTS=1)"),
     (None, "(TensorFlow's default; TF_ENABLE_ONEDNN_OPTS unset)"),
 ])
 def test_tensorflow_setting_says_whether_onednn_is_on_and_why(value, expected):
@@ -411,7 +412,10 @@ def test_tensorflow_setting_says_whether_onednn_is_on_and_why(value, expected):
     assert out.returncode == 0, out.stderr[-2000:]
     setting, enabled = out.stdout.strip().splitlines()[-2:]
     assert setting.startswith("TensorFlow ") and expected in setting
-    assert enabled == ("False" if value == "0" else str("custom operations on" in setting))
+    import platform
+
+    default_on = platform.machine().lower() in ("x86_64", "amd64")  # TensorFlow's default on x86 CPUs
+    assert enabled == {"0": "False", "1": "True", None: str(default_on)}[value]
 
 
 def test_onednn_enabled_is_none_without_tensorflow(monkeypatch):

@@ -66,9 +66,14 @@ def test_the_data_set_is_part_of_the_key(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     x, y = rng.random((200, 4)).astype(np.float32), np.arange(200) % 10
     one = Dataset(x, y, x[:50], y[:50], "sample", "mnist")
+    copy = Dataset(x.copy(), y.copy(), x[:50].copy(), y[:50].copy(), "sample", "mnist")
     other = Dataset(x, (y + 1) % 10, x[:50], y[:50], "sample", "mnist")
-    assert results.key({"data": one}) == results.key({"data": one})
+    x_one_pixel = x.copy()
+    x_one_pixel[1, 2] += 0.5  # a row a sampled checksum would skip
+    nudged = Dataset(x_one_pixel, y, x[:50], y[:50], "sample", "mnist")
+    assert results.key({"data": one}) == results.key({"data": copy})
     assert results.key({"data": one}) != results.key({"data": other})
+    assert results.key({"data": one}) != results.key({"data": nudged})
 
 
 def test_tp_recompute_computes_again_and_a_bad_value_is_named(tmp_path, monkeypatch):
@@ -78,8 +83,8 @@ def test_tp_recompute_computes_again_and_a_bad_value_is_named(tmp_path, monkeypa
     monkeypatch.setenv("TP_RECOMPUTE", "1")
     results.cached("lr", {"a": 1}, _study(calls), "05", root=tmp_path)
     assert len(calls) == 2
-    monkeypatch.setenv("TP_RECOMPUTE", "yes")
-    with pytest.raises(ValueError, match="TP_RECOMPUTE must be 1"):
+    monkeypatch.setenv("TP_RECOMPUTE", "sometimes")
+    with pytest.raises(ValueError, match="TP_RECOMPUTE='sometimes': expected 1 or 0"):
         results.cached("lr", {"a": 1}, _study(calls), "05", root=tmp_path)
 
 
@@ -124,3 +129,53 @@ def test_a_bad_name_or_compute_is_refused(tmp_path):
         results.cached("../escape", {}, lambda: 1, "07", root=tmp_path)
     with pytest.raises(TypeError, match="compute must be a function"):
         results.cached("x", {}, [1], "07", root=tmp_path)
+
+
+def test_a_class_is_keyed_by_the_code_of_its_methods():
+    """A student's Dropout layer: fixing its forward changes the key, re-running the same cell does not."""
+    def define(body, cell):
+        space = {}
+        source = f"class Dropout:\n    def forward(self, x):\n        return {body}\n"
+        exec(compile("\n" * cell + source, f"/tmp/ipykernel_{cell}/{cell}.py", "exec"), space)
+        return space["Dropout"]
+
+    buggy, fixed, again = define("x * 2", 1), define("x / 2", 2), define("x * 2", 3)
+    assert results.key({"layer": buggy}) == results.key({"layer": again})
+    assert results.key({"layer": buggy}) != results.key({"layer": fixed})
+
+
+def test_a_helper_the_function_calls_and_its_closure_are_part_of_the_key():
+    """Editing a helper that run_config calls, in another cell, trains again; so does a captured value."""
+    def cells(helper_body):
+        space = {}
+        for source, cell in ((f"def helper(seed):\n    return {helper_body}\n", 1),
+                             ("def run_config(seed):\n    return helper(seed)\n", 2)):
+            exec(compile(source, f"/tmp/ipykernel_1/{cell}.py", "exec"), space)
+        return space["run_config"]
+
+    assert results.key({"f": cells("seed + 1")}) == results.key({"f": cells("seed + 1")})
+    assert results.key({"f": cells("seed + 1")}) != results.key({"f": cells("seed + 2")})
+
+    def make(lr):
+        return lambda seed: seed * lr
+
+    assert results.key({"f": make(0.1)}) != results.key({"f": make(0.2)})
+
+
+def test_a_saved_file_missing_a_field_is_computed_again(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.delenv("TP_RECOMPUTE", raising=False)
+    calls = []
+    results.cached("fields", {"a": 1}, _study(calls), "06", root=tmp_path)
+    (path,) = (tmp_path / "06").glob("fields-*.json")
+    record = json.loads(path.read_text())
+    del record["created"]
+    path.write_text(json.dumps(record))
+    results.cached("fields", {"a": 1}, _study(calls), "06", root=tmp_path)
+    assert len(calls) == 2 and "cannot be read" in capsys.readouterr().out
+
+
+def test_an_empty_folder_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="folder must name a sub-folder"):
+        results.cached("x", {}, lambda: 1, "", root=tmp_path)

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import nbformat
 from exercises import MARKER, TEXT_STUB, add_metadata, graded_items
+from student import swap_in
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -401,12 +402,7 @@ def write(results: list[Result], course: dict[str, Assignment], out: Path, skipp
                 page.write_text(answers_page(a, q, mine), encoding="utf-8")
         if skipped:
             (tmp / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped), encoding="utf-8")
-        tmp.chmod(0o755)
-        old_dir = tmp.with_name(tmp.name + "-old")
-        if out.exists():
-            out.rename(old_dir)
-        tmp.rename(out)
-        shutil.rmtree(old_dir, ignore_errors=True)
+        swap_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -207,6 +207,17 @@ def _looks_like_an_edition(dest: Path) -> bool:
     return not entries or (dest / "notebooks").is_dir() or all(p.suffix == ".ipynb" for p in entries)
 
 
+
+def swap_in(tmp: Path, dest: Path) -> None:
+    """Put the finished folder ``tmp`` in place of ``dest`` with renames, never half-written:
+    a crash leaves either the old ``dest`` or the new one (and at worst a ``-old`` folder)."""
+    tmp.chmod(0o755)
+    old = tmp.with_name(tmp.name + "-old")
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
 def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[str, int]:
     """Write the student edition of the course in ``root`` into ``dest``; return the number of
     solution regions blanked per notebook.
@@ -249,12 +260,7 @@ def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[st
             student_pyproject((root / "pyproject.toml").read_text(), repository, branch))
         (tmp / "Makefile").write_text(MAKEFILE.format(install=install, lab=lab))
         (tmp / "README.md").write_text(README.replace("{rows}", rows))
-        tmp.chmod(0o755)
-        old = tmp.with_name(tmp.name + "-old")
-        if dest.exists():
-            dest.rename(old)
-        tmp.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {name: count for name, (_, count) in editions.items()}

@@ -24,6 +24,7 @@ thread trains as fast as two (784-128-10, one epoch of 60,000 images: 0.7-0.8 s
 either way), and two processes with default threads each (a notebook next to a
 test run) slowed PyTorch tenfold. One setting for all three tools also keeps
 notebook 07's comparison fair. ``TP_THREADS=4`` gives every library 4 threads.
+``TP_THREADS`` wins over ``OMP_NUM_THREADS`` and the like: they are set from it.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def threads() -> int:
     """CPU threads for every library: ``TP_THREADS`` (default 1, see the module's docstring)."""
     value = os.environ.get("TP_THREADS", "").strip() or "1"
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise ValueError(f"TP_THREADS must be a whole number of CPU threads >= 1, such as 1 or 4; "
                          f"got {value!r}.")
     return int(value)
@@ -85,14 +86,19 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default).strip()
 
 
-def is_quick() -> bool:
-    """Quick mode (``TP_QUICK=1``): fewer epochs and smaller sweeps, for CI."""
-    value = _env("TP_QUICK", "").lower()
+def flag(name: str) -> bool:
+    """A yes/no setting such as ``TP_QUICK``: 1 or 0 (or true/false, yes/no, on/off); unset is no."""
+    value = _env(name, "").lower()
     if value in ("", "0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"TP_QUICK={value!r}: expected 1 or 0 (or true/false, yes/no, on/off).")
+    raise ValueError(f"{name}={value!r}: expected 1 or 0 (or true/false, yes/no, on/off).")
+
+
+def is_quick() -> bool:
+    """Quick mode (``TP_QUICK=1``): fewer epochs and smaller sweeps, for CI."""
+    return flag("TP_QUICK")
 
 
 def check_quick_mode(quick_mode) -> bool:

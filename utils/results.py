@@ -10,9 +10,10 @@ The file is ``results/<folder>/<name>-<key>.json`` (``TP_RESULTS_DIR``), where t
 key is a hash of everything the result depends on:
 
 - the ``settings`` given: numbers, strings, lists and dicts of them; a data set
-  (its name, source, shapes and a checksum of its contents); functions and
-  classes, by their code, so that editing ``run_config`` and running the
-  cell again trains again;
+  (its name, source, shapes and a checksum of all its images and labels);
+  functions and classes, by their code, their closures and the code of the
+  functions of the same notebook they call, so that editing ``run_config`` or
+  a helper it calls, and running the cell again, trains again;
 - the code of the ``utils`` modules that train (``train``, ``reference``, ``history``,
   ``data``) and the versions of NumPy and PyTorch; a change to a figure's code
   (``plots``) keeps the saved results.
@@ -50,12 +51,8 @@ _TRAINING_CODE = ("train", "reference", "history", "data")
 
 
 def recompute_setting() -> bool:
-    """``TP_RECOMPUTE``: "1" computes every cached study again; "0" or unset reads the saved ones."""
-    value = os.environ.get("TP_RECOMPUTE", "").strip() or "0"
-    if value not in ("0", "1"):
-        raise ValueError(f"TP_RECOMPUTE must be 1 (compute the studies again) or 0 (read saved results); "
-                         f"got {value!r}.")
-    return value == "1"
+    """``TP_RECOMPUTE``: 1 computes every cached study again; 0 or unset reads the saved ones."""
+    return config.flag("TP_RECOMPUTE")
 
 
 # --- the key --------------------------------------------------------------------------
@@ -66,6 +63,36 @@ def _code(code: types.CodeType) -> list:
     at every kernel start, and line numbers move when a cell above is edited)."""
     consts = [_code(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
     return [code.co_code.hex(), list(code.co_names), list(code.co_varnames), consts]
+
+
+def _names(code: types.CodeType) -> set:
+    """The global names a function's code (nested functions included) reads."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _names(c)
+    return names
+
+
+def _function(func, seen: set) -> list:
+    """A function's code, defaults and closure, and, recursively, those of the functions and
+    classes of its own module (a notebook's other cells) that it calls: editing a helper that
+    ``run_config`` calls changes the key too."""
+    seen.add(id(func))
+    parts = ["function", func.__qualname__, _code(func.__code__), repr(func.__defaults__)]
+    for cell in func.__closure__ or ():
+        try:
+            parts.append(_fingerprint(cell.cell_contents))
+        except (TypeError, ValueError):  # an object the key cannot describe: its type, at least
+            parts.append(type(cell.cell_contents).__qualname__)
+    for name in sorted(_names(func.__code__)):
+        used = func.__globals__.get(name)
+        if (isinstance(used, types.FunctionType) and id(used) not in seen
+                and used.__module__ == func.__module__):
+            parts.append([name, _function(used, seen)])
+        elif inspect.isclass(used) and used.__module__ == func.__module__:
+            parts.append([name, _fingerprint(used)])
+    return parts
 
 
 def _fingerprint(value):
@@ -86,16 +113,15 @@ def _fingerprint(value):
         return ["array", str(value.dtype), list(value.shape), hashlib.sha256(value.tobytes()).hexdigest()]
     if isinstance(value, Dataset):
         digest = hashlib.sha256()
-        for part in (value.x_train[::97], value.y_train, value.x_test[::97], value.y_test):
+        for part in (value.x_train, value.y_train, value.x_test, value.y_test):
             digest.update(np.ascontiguousarray(part).tobytes())
         return ["dataset", value.name, value.source, list(value.x_train.shape), list(value.x_test.shape),
                 digest.hexdigest()]
     if isinstance(value, (types.FunctionType, types.MethodType)):
-        func = getattr(value, "__func__", value)
-        return ["function", func.__qualname__, _code(func.__code__), repr(func.__defaults__)]
+        return _function(getattr(value, "__func__", value), set())
     if inspect.isclass(value):
         members = sorted((k, _fingerprint(v)) for k, v in vars(value).items()
-                         if isinstance(v, (types.FunctionType, staticmethod, classmethod)) or k == "__init__")
+                         if isinstance(v, (types.FunctionType, staticmethod, classmethod)))
         return ["class", value.__qualname__, [[k, v] for k, v in members]]
     if isinstance(value, (staticmethod, classmethod)):
         return _fingerprint(value.__func__)
@@ -186,18 +212,22 @@ def cached(name: str, settings: dict, compute, folder: str, recompute: bool | No
     if not callable(compute):
         raise TypeError(f"cached: compute must be a function of no argument that returns the results, "
                         f"such as lambda: run_config(...); got {type(compute).__name__}.")
+    if not isinstance(folder, str) or not folder.strip():
+        raise ValueError(f"cached: folder must name a sub-folder of results/, such as '04_architecture'; "
+                         f"got {folder!r}.")
     recompute = recompute_setting() if recompute is None else bool(recompute)
     path = config.results_dir(folder, root=root) / f"{name}-{key(settings)}.json"
     shown = f"{folder}/{path.name}"
     if path.exists() and not recompute:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
+            created, seconds = str(record["created"]), float(record["seconds"])
             value = _decode(record["value"])
         except (OSError, ValueError, KeyError, TypeError) as err:
             print(f"{name}: the saved results in {shown} cannot be read ({type(err).__name__}: {err}); "
                   "computing them again.")
         else:
-            print(f"{name}: read from {shown}, computed on {record['created']} in {record['seconds']:.0f} s. "
+            print(f"{name}: read from {shown}, computed on {created} in {seconds:.0f} s. "
                   "Set TP_RECOMPUTE=1 to compute again.")
             return value
     start = time.perf_counter()

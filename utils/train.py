@@ -149,7 +149,8 @@ def fit(model, ds, epochs: int, lr: float, batch_size: int | None = 64, seed: in
         raise ValueError(f"time_budget must be a number of seconds > 0; got {time_budget!r}.")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}.")
-    if isinstance(evaluate_every, bool) or not isinstance(evaluate_every, int) or evaluate_every < 1:
+    every_ok = isinstance(evaluate_every, (int, np.integer)) and not isinstance(evaluate_every, bool)
+    if not every_ok or evaluate_every < 1:
         raise ValueError(f"evaluate_every must be a whole number of epochs >= 1; got {evaluate_every!r}.")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device)
