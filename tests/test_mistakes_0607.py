@@ -132,6 +132,8 @@ EARLY_STOPPING = {
     "patience one short": ([("if waited >= patience:", "if waited >= patience - 1:")], "one too short"),
     "patience one long": ([("if waited >= patience:", "if waited > patience:")], "one too long"),
     "never stops": ([("                break\n", "                pass\n")], "never stopped early"),
+    "same seed every epoch": ([("seed=seed + epoch - 1)", "seed=seed)")], "the same seed at every epoch"),
+    "seed one too high": ([("seed=seed + epoch - 1)", "seed=seed + epoch)")], "seeds one too high"),
     "epochs from 0": ([("for epoch in range(1, epochs + 1):", "for epoch in range(epochs):"),
                        ("seed=seed + epoch - 1)", "seed=seed + epoch)")], "counted from 1"),
 }

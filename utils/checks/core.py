@@ -238,8 +238,10 @@ class Check:
         __tracebackhide__ = True  # noqa: F841
         if self.problems:
             listing = "\n".join(f"  - {p}" for p in self.problems)
-            fail(f"{self.exercise}: {len(self.problems)} of {self.count} checks failed\n{listing}")
-        print(f"PASSED {self.exercise}: {self.count} checks agree with the reference.")
+            noun = "check" if self.count == 1 else "checks"
+            fail(f"{self.exercise}: {len(self.problems)} of {self.count} {noun} failed\n{listing}")
+        print(f"PASSED {self.exercise}: {self.count} {'check agrees' if self.count == 1 else 'checks agree'} "
+              "with the reference.")
 
 
 def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:

@@ -66,8 +66,8 @@ def _labels_error(err) -> str | None:
     text = str(err)
     if "target" in text and "output" in text and ("rank" in text or "shape" in text):
         return ("the loss expects one-hot labels (a row of 10 per image) and got integer labels 0-9 "
-                "(one number per image): that is categorical cross-entropy where the labels call for its "
-                "sparse version, which takes the class numbers as they are.")
+                "(one number per image): this loss does not take the labels in the form ds.y_train "
+                "holds them.")
     return None
 
 
@@ -377,7 +377,7 @@ def check_compile_and_fit(compile_and_fit):
                        "softmax, so the softmax would be applied twice.")
         elif "categorical_crossentropy" in name:
             _fault(check, "the loss", "categorical cross-entropy compares with one-hot rows; ds.y_train "
-                   "holds integer labels 0-9, which the sparse version of the same loss takes as they are.")
+                   "holds integer labels 0-9 (one number per image).")
         else:
             _fault(check, "the loss", f"{name!r} is not the lecture's cross-entropy J = -sum_n y_n ln a_n "
                    "for integer labels.")

@@ -229,7 +229,59 @@ def check_early_stopping(train_early_stopping):
         else:
             _fault(check, "the best epoch", f"returned {best!r}; the best validation accuracy in your list "
                           f"({top:.4f}) is at epoch {firsts[0]}.")
+
+    # 4. The batches: in mini-batches, epoch t must see the batches of epoch t of one long run.
+    if check.ok:
+        _check_epoch_seeds(check, train_early_stopping, data, val)
     check.done()
+
+
+def _one_epoch_at_a_time(data, val, epochs, batch_size, seed_of):
+    """The reference: validation accuracy after each epoch, epoch t trained with seed seed_of(t)."""
+    torch = _torch()
+    from utils import train
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = train.mlp([20, 64, 10])
+        accs = []
+        for t in range(1, epochs + 1):
+            train.fit(model, data, 1, ES_LR, batch_size, seed=seed_of(t))
+            accs.append(train.evaluate(model, *val)[1])
+    return accs
+
+
+def _check_epoch_seeds(check, train_early_stopping, data, val) -> None:
+    """Mini-batches of 25, seed 3: the accuracies must be those of one long run's epochs."""
+    torch = _torch()
+    from utils import train
+
+    batch, seed = 25, 3
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = train.mlp([20, 64, 10])
+        out = check.call(train_early_stopping, model, data, val, ES_EPOCHS, ES_LR, batch, ES_PATIENCE,
+                         seed=seed)
+    accs = _as_accuracies(out[0]) if isinstance(out, (tuple, list)) and len(out) == 2 else None
+    if not accs:
+        return
+    check.count += 1
+    n = len(accs)
+    right = _one_epoch_at_a_time(data, val, n, batch, lambda t: seed + t - 1)
+    if np.allclose(accs, right, atol=1e-6):
+        return
+    variants = {"the same seed at every epoch: each epoch replays the batches of the first one, where one "
+                "long run draws new ones": lambda t: seed,
+                "seeds one too high: the first epoch should use the seed given, as one long run's first "
+                "epoch does": lambda t: seed + t,
+                "the seed given is not used": lambda t: t - 1}
+    for text, seed_of in variants.items():
+        if np.allclose(accs, _one_epoch_at_a_time(data, val, n, batch, seed_of), atol=1e-6):
+            _fault(check, "the batches", f"with mini-batches, this looks like {text}.")
+            return
+    _fault(check, "the batches", "with mini-batches of 25 the validation accuracies differ from those of "
+                  "one long run trained epoch by epoch: are the epochs trained one at a time, each with "
+                  "the seed of its place in the run?")
 
 
 # --- L2 weight decay -------------------------------------------------------------------------

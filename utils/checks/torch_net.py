@@ -145,7 +145,7 @@ def check_two_layer_net(TwoLayerNet):
     params, X, _ = _setup([20, 7, 10])
     net = _call(check, TwoLayerNet, 20, 7, 10)
     _load([net.linear1, net.linear2], params)
-    _compare_logits(check, net, X, params, "softmax of the output (the probabilities a1)")
+    _compare_logits(check, net, X, params, "the logits returned by forward (their softmax against a1)")
     check.done()
 
 
@@ -399,7 +399,7 @@ def check_deep_network(deep_network):
         if not check.ok:
             break
         _load(linears, params)
-        _compare_logits(check, model, X, params, f"softmax of the output of {asked}")
+        _compare_logits(check, model, X, params, f"the logits of {asked} (their softmax against a^H)")
         if not check.ok:
             break
     check.done()
