@@ -135,7 +135,8 @@ def test_a_class_is_keyed_by_the_code_of_its_methods():
     """A student's Dropout layer: fixing its forward changes the key, re-running the same cell does not."""
     def define(body, cell):
         space = {}
-        source = f"class Dropout:\n    def forward(self, x):\n        return {body}\n"
+        source = (f"class Dropout(object):\n    def __init__(self):\n        super().__init__()\n"
+                  f"    def forward(self, x):\n        return {body}\n")  # super(): a closure on the class
         exec(compile("\n" * cell + source, f"/tmp/ipykernel_{cell}/{cell}.py", "exec"), space)
         return space["Dropout"]
 

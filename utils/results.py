@@ -82,9 +82,19 @@ def _function(func, seen: set) -> list:
     parts = ["function", func.__qualname__, _code(func.__code__), repr(func.__defaults__)]
     for cell in func.__closure__ or ():
         try:
-            parts.append(_fingerprint(cell.cell_contents))
+            captured = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            continue
+        if isinstance(captured, types.FunctionType):  # followed once, even when functions refer to each other
+            parts.append(_function(captured, seen) if id(captured) not in seen else captured.__qualname__)
+            continue
+        if inspect.isclass(captured):  # a method's __class__ (super()): the class is keyed where it is given
+            parts.append(captured.__qualname__)
+            continue
+        try:
+            parts.append(_fingerprint(captured))
         except (TypeError, ValueError):  # an object the key cannot describe: its type, at least
-            parts.append(type(cell.cell_contents).__qualname__)
+            parts.append(type(captured).__qualname__)
     for name in sorted(_names(func.__code__)):
         used = func.__globals__.get(name)
         if (isinstance(used, types.FunctionType) and id(used) not in seen
