@@ -392,30 +392,85 @@ def test_config_leaves_tensorflows_onednn_switch_alone():
     assert "TF_ENABLE_ONEDNN_OPTS" not in config._QUIET_ENV  # timings use TensorFlow as shipped
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("0", "oneDNN custom operations off (TF_ENABLE_ONEDNN_OPTS=0)"),
-    ("1", "oneDNN custom operations on (TF_ENABLE_ONEDNN_OPTS=1)"),
-    (None, "(TensorFlow's default; TF_ENABLE_ONEDNN_OPTS unset)"),
+@pytest.mark.parametrize("value, state, why", [
+    ("0", False, "(TF_ENABLE_ONEDNN_OPTS=0)"),
+    ("1", True, "(TF_ENABLE_ONEDNN_OPTS=1)"),
+    (None, True, "(TensorFlow's default for this CPU; TF_ENABLE_ONEDNN_OPTS unset)"),
+    (None, False, "(TensorFlow's default for this CPU; TF_ENABLE_ONEDNN_OPTS unset)"),
+    (None, None, "on or off (TensorFlow does not say)"),
 ])
-def test_tensorflow_setting_says_whether_onednn_is_on_and_why(value, expected):
-    """In a fresh process: TensorFlow reads the switch once, when it is first asked."""
+def test_tensorflow_setting_says_whether_onednn_is_on_and_why(monkeypatch, value, state, why):
+    """The line reports what TensorFlow decided (onednn_enabled) and whether the variable or the
+    default decided it; TensorFlow itself is faked here, the real one is asked below."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(__version__="2.99.0"))
+    monkeypatch.setattr(measure, "onednn_enabled", lambda: state)
+    if value is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", value)
+    line = measure.tensorflow_setting()
+    assert line.startswith("TensorFlow 2.99.0, oneDNN custom operations ") and why in line
+    if state is not None:
+        assert f"operations {'on' if state else 'off'} (" in line
+
+
+#: The CPU features for which TensorFlow turns oneDNN on by default on Linux (DefaultOneDnnPolicy
+#: in tensorflow/core/util/port.cc): instructions for neural networks, Intel Cascade Lake and later.
+ONEDNN_CPU_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (Linux), or None where there is none."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    flags = [line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")]
+    return set(flags[0]) if flags else None
+
+
+def _tensorflow_reports(value):
+    """Start a fresh Python with TF_ENABLE_ONEDNN_OPTS=value (None: unset) asking TensorFlow
+    (which reads the variable once per process) for its setting; returns the process."""
     import os
     import subprocess
     import sys
 
-    pytest.importorskip("tensorflow")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     if value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = value
-    code = "from utils import measure; print(measure.tensorflow_setting()); print(measure.onednn_enabled())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    setting, enabled = out.stdout.strip().splitlines()[-2:]
-    assert setting.startswith("TensorFlow ") and expected in setting
+    code = "from utils import measure; print(measure.onednn_enabled()); print(measure.tensorflow_setting())"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def test_tensorflow_decides_onednn_by_the_cpu_and_the_variable_overrides_it():
+    """On any CPU: with the variable unset, the printed line says what TensorFlow decided, and on
+    Linux x86-64 that is what its rule gives for this CPU's flags; the variable set to the other
+    value changes the answer (so it is read from TensorFlow, not assumed). Two fresh processes."""
     import platform
 
-    default_on = platform.machine().lower() in ("x86_64", "amd64")  # TensorFlow's default on x86 CPUs
-    assert enabled == {"0": "False", "1": "True", None: str(default_on)}[value]
+    pytest.importorskip("tensorflow")
+    default = _tensorflow_reports(None)
+    out, err = default.communicate(timeout=300)
+    assert default.returncode == 0, err[-2000:]
+    enabled, line = out.strip().splitlines()[-2:]
+    assert enabled in ("True", "False"), f"TensorFlow did not say: {line}"
+    assert f"operations {'on' if enabled == 'True' else 'off'} (TensorFlow's default for this CPU" in line
+    flags = _cpu_flags()
+    if platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64") and flags:
+        expected = any(flag in flags for flag in ONEDNN_CPU_FLAGS)
+        assert enabled == str(expected), (f"TensorFlow's default is {enabled}, its rule gives {expected} "
+                                          f"for this CPU's flags {sorted(flags & set(ONEDNN_CPU_FLAGS))}")
+    other = "0" if enabled == "True" else "1"
+    forced = _tensorflow_reports(other)
+    out, err = forced.communicate(timeout=300)
+    assert forced.returncode == 0, err[-2000:]
+    enabled_forced, line_forced = out.strip().splitlines()[-2:]
+    assert enabled_forced == str(other == "1") and f"(TF_ENABLE_ONEDNN_OPTS={other})" in line_forced
 
 
 def test_onednn_enabled_is_none_without_tensorflow(monkeypatch):

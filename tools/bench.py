@@ -21,7 +21,8 @@ with the machine's float32 matrix-product rate measured at the start of the run
 (a reference, not a limit).
 
 **TensorFlow's configuration.** TensorFlow's oneDNN custom operations
-(``TF_ENABLE_ONEDNN_OPTS``) are on by default on x86 CPUs and change its kernels.
+(``TF_ENABLE_ONEDNN_OPTS``) change its kernels; unset, TensorFlow decides by the CPU
+(on Linux: on for CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX, off otherwise).
 By default (``--onednn both``) Keras is timed twice per configuration, with them on
 (``TF_ENABLE_ONEDNN_OPTS=1``) and off (``=0``), interleaved with the other tools, and
 the report gives the ratio off / on; ``--onednn on`` or ``off`` times one setting,

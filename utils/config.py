@@ -37,9 +37,9 @@ from pathlib import Path
 
 # --- silence noisy libraries (must happen before they are imported) ---------
 # Logging only: nothing here changes how a library computes. TensorFlow keeps its
-# default oneDNN custom operations (TF_ENABLE_ONEDNN_OPTS unset: on for x86 CPUs), so
-# its timings are those of TensorFlow as shipped; its import then prints one line
-# saying so ("oneDNN custom operations are on"), which no log level silences.
+# default oneDNN custom operations (TF_ENABLE_ONEDNN_OPTS unset: TensorFlow decides by the
+# CPU's instructions), so its timings are those of TensorFlow as shipped; when they are on,
+# its import prints one line saying so, which no log level silences.
 # tools/bench.py times Keras with them on and off; notebook 07 prints the setting.
 _QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++: errors only

@@ -207,7 +207,8 @@ def measure(label: str = "", country: str | None = None, energy: bool = True):
 
 
 #: TensorFlow's switch for its oneDNN custom operations: "1" on, "0" off, unset: TensorFlow decides
-#: (on for its x86 Linux builds). utils.config leaves it alone, so TensorFlow runs as shipped.
+#: by the CPU (on Linux: on for CPUs with neural-network instructions, AVX512_VNNI, AVX512_BF16,
+#: AVX_VNNI or AMX; off otherwise). utils.config leaves it alone, so TensorFlow runs as shipped.
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 
@@ -233,7 +234,7 @@ def tensorflow_setting() -> str:
     state = {True: "on", False: "off", None: "on or off (TensorFlow does not say)"}[onednn_enabled()]
     value = os.environ.get(ONEDNN_VARIABLE)
     why = (f"{ONEDNN_VARIABLE}={value}" if value is not None
-           else f"TensorFlow's default; {ONEDNN_VARIABLE} unset")
+           else f"TensorFlow's default for this CPU; {ONEDNN_VARIABLE} unset")
     return f"TensorFlow {tf.__version__}, oneDNN custom operations {state} ({why})"
 
 
