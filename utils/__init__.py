@@ -19,3 +19,19 @@ by the Colab setup cell), so ``import utils`` works from any folder. Importing
 :mod:`utils.config` first sets the environment variables that keep TensorFlow and
 CodeCarbon quiet, so import it before either of them.
 """
+
+# TensorFlow and PyTorch's Triton each carry LLVM, and whichever loads second dies registering
+# its options again ("Option 'bitcode-mdindex-threshold' registered more than once!", or a
+# segmentation fault) when PyTorch later imports Triton (torch.optim does, through torch._dynamo).
+# Triton loaded before TensorFlow works. PyPI's Linux wheels of torch bring Triton; the CPU
+# builds do not. Every module of the course imports this package first, so Triton is loaded here
+# when it is installed. Remove this once TensorFlow ships its fix (tensorflow/tensorflow#124205).
+import importlib.util as _importlib_util  # noqa: E402
+import sys as _sys  # noqa: E402
+
+if "tensorflow" not in _sys.modules and _importlib_util.find_spec("triton") is not None:
+    try:
+        import triton  # noqa: F401
+    except Exception:  # a broken install: PyTorch will say so itself if it needs Triton
+        pass
+
