@@ -16,14 +16,28 @@ LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 LOWEST       ?= .venv-lowest
 LOWEST_BIN   := $(LOWEST)/bin
 LOWEST_STAMP := $(LOWEST)/.installed
+# `make test-newest`: a third environment with the newest versions requirements.txt admits
+# (no constraints file: on Linux, PyPI's torch, CUDA and Triton included).
+NEWEST       ?= .venv-newest
+NEWEST_BIN   := $(NEWEST)/bin
+NEWEST_STAMP := $(NEWEST)/.installed
+# A notebook cell that runs longer than this fails (nbval's own default is 2,000 s): the
+# slowest quick-mode cell takes about a minute on 2 cores, so a dead kernel costs minutes.
+CELL_TIMEOUT ?= 300
+# The check itself, the same in every environment: unit tests and every notebook in quick mode.
+# One thread per process: two notebooks share two cores, and OpenMP threads that
+# spin-wait for a busy core slow PyTorch down by an order of magnitude.
+CHECK = TP_QUICK=1 OMP_NUM_THREADS=1 $(1)/python -m pytest -n $(WORKERS) --dist loadfile \
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) tests $(NOTEBOOKS)
 
-.PHONY: help venv lab test test-lowest lint unit notebooks bench bench-accuracy student publish-student \
+.PHONY: help venv lab test test-lowest test-newest newest-refresh lint unit notebooks bench bench-accuracy student publish-student \
         grade html badges clean
 
 help:
 	@echo "make lab    - set up .venv if needed, then open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv if needed, then lint, unit tests and every notebook (quick mode)"
 	@echo "make test-lowest - the same check in .venv-lowest, every package at its lower bound"
+	@echo "make test-newest - the same check in .venv-newest, the newest versions the ranges admit"
 	@echo "make bench  - epoch time of NumPy, PyTorch and Keras (results/bench/)"
 	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
 	@echo "make student - the student edition: a runnable tree, solutions blanked (build/student/)"
@@ -51,11 +65,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Unit tests and nbval in one pytest run, so CI gets one summary line.
-# One thread per process: two notebooks share two cores, and OpenMP threads that
-# spin-wait for a busy core slow PyTorch down by an order of magnitude.
 test: $(STAMP) lint
-	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+	$(call CHECK,$(BIN))
 
 # The lowest versions requirements.txt admits (constraints-lowest.txt instead of
 # constraints.txt), in their own environment, then the same check as `make test`.
@@ -69,8 +80,27 @@ $(LOWEST_STAMP): requirements.txt constraints-lowest.txt pyproject.toml
 
 test-lowest: $(LOWEST_STAMP)
 	$(LOWEST_BIN)/ruff check .
-	TP_QUICK=1 OMP_NUM_THREADS=1 $(LOWEST_BIN)/python -m pytest -n $(WORKERS) --dist loadfile \
-	    --nbval-lax --nbval-current-env tests $(NOTEBOOKS)
+	$(call CHECK,$(LOWEST_BIN))
+
+# The newest versions requirements.txt admits: no constraints file, and pip's --upgrade
+# so that an existing .venv-newest moves on too. Reinstalls when a requirement changes;
+# `rm .venv-newest/.installed` (or `make test-newest NEWEST_REFRESH=1`) to pick up new releases.
+$(NEWEST_STAMP): requirements.txt pyproject.toml
+	@test -x $(NEWEST_BIN)/python || $(PYTHON) -m venv $(NEWEST)
+	$(NEWEST_BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade \
+	    -r requirements.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+	$(NEWEST_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(NEWEST_BIN)/python -m pip list --disable-pip-version-check --format=freeze > $(NEWEST)/versions.txt
+	@touch $(NEWEST_STAMP)
+
+test-newest: $(if $(NEWEST_REFRESH),newest-refresh,) $(NEWEST_STAMP)
+	@grep -iE '^(numpy|pandas|matplotlib|torch|triton|tensorflow|tensorflow-cpu|keras|codecarbon)==' \
+	    $(NEWEST)/versions.txt | tr '\n' ' '; echo
+	$(NEWEST_BIN)/ruff check .
+	$(call CHECK,$(NEWEST_BIN))
+
+newest-refresh:
+	rm -f $(NEWEST_STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
@@ -78,7 +108,7 @@ unit: $(STAMP)
 # -p tests.conftest: results go to a temporary folder, as under `make test`
 notebooks: $(STAMP)
 	TP_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -p tests.conftest -n $(WORKERS) --dist loadfile \
-	    --nbval-lax --nbval-current-env $(NOTEBOOKS)
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
