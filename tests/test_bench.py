@@ -77,3 +77,18 @@ def test_worker_env_sets_the_onednn_switch_only_when_asked(monkeypatch):
     assert bench._worker_env("1")["TF_ENABLE_ONEDNN_OPTS"] == "1"
     assert bench._worker_env(None)["TF_ENABLE_ONEDNN_OPTS"] == "0"  # "default": as the environment has it
     assert bench.ONEDNN_RUNS["both"] == ("1", "0")
+
+
+def test_speed_runs_interleave_the_tools_configuration_by_configuration(monkeypatch):
+    """The full run starts every tool once per configuration, in turns; --quick once per tool."""
+    bench = _bench()
+    calls = []
+    monkeypatch.setattr(bench, "_run_worker", lambda tool, mode, epochs, n, group, setting=None:
+                        calls.append((tool, setting, tuple(group))) or [])
+    configs = [(64, 128), (512, 128)]
+    bench.run_tools("speed", 1, 10, configs, "both")
+    runs = [("numpy", None), ("torch", None), ("keras", "1"), ("keras", "0")]
+    assert calls == [(t, s, (c,)) for c in configs for t, s in runs]
+    calls.clear()
+    bench.run_tools("speed", 1, 10, configs, "both", interleave=False)
+    assert calls == [(t, s, tuple(configs)) for t, s in runs]

@@ -206,23 +206,122 @@ def test_notebook_01_of_the_edition_runs_up_to_its_first_exercise(edition):
     assert "not written yet" in error[2]
 
 
-def _run_through_last_check(nb, folder):
-    """Execute a notebook's cells up to its last self-check, on a fresh kernel whose working
-    folder is ``folder``; return the executed cells. Nothing is written to ``folder``."""
+def _names(source: str):
+    """(names a cell reads, names it binds, names whose contents it may change), by its syntax, or
+    None when it does not parse (a magic). A function's own parameters and locals are not reads of
+    the cell; assigning to an attribute or an item of a name, or calling a method on it
+    (``model.compile(...)``), may change it."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    reads, binds, changes = set(), set(), set()
+
+    def visit(node, local):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                binds.add(node.name) if local is None else local.add(node.name)
+                for decorator in node.decorator_list:
+                    visit(decorator, local)
+            args = node.args
+            inner = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                     *filter(None, [args.vararg, args.kwarg])]}
+            inner |= {n.id for n in ast.walk(node)
+                      if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+            for default in [*args.defaults, *filter(None, args.kw_defaults)]:
+                visit(default, local)
+            for child in (node.body if isinstance(node.body, list) else [node.body]):
+                visit(child, inner)
+            return
+        if isinstance(node, ast.ClassDef):
+            binds.add(node.name) if local is None else local.add(node.name)
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                if local is None or node.id not in local:
+                    reads.add(node.id)
+            elif local is None:
+                binds.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and local is None:
+            binds.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)) and local is None:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", node.value)]
+            for target in targets:
+                if isinstance(target, ast.Call):
+                    target = target.func
+                while isinstance(target, (ast.Attribute, ast.Subscript)):
+                    target = target.value
+                    if isinstance(target, ast.Name):
+                        changes.add(target.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(tree, None)
+    return reads, binds, changes
+
+
+def _cells_for_checks(cells, checks):
+    """The code cells needed to run the self-checks at indices ``checks``: themselves, and every
+    earlier cell that binds or changes a name a needed cell reads, transitively (a cell that does
+    not parse is kept; calling a function of an imported module changes nothing). Studies that no
+    check reads (notebook 07's runs) are left out: a check needs its exercise, the imports and
+    the data, not the results of the notebook's training."""
+    import ast
+
+    modules = set()
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source) if cell.cell_type == "code" else None
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree) if tree else []:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+    needed, keep = set(), set()
+    for i in range(max(checks), -1, -1):
+        if cells[i].cell_type != "code":
+            continue
+        names = _names(cells[i].source)
+        if i in checks or names is None or (names[1] | (names[2] - modules)) & needed:
+            keep.add(i)
+            needed |= names[0] if names else set()
+    return sorted(keep)
+
+
+def _run_cells(nb, indices, folder):
+    """Execute the cells ``indices`` of ``nb`` in order on a fresh kernel whose working folder is
+    ``folder``; return the executed cells by index. Nothing is written to ``folder``."""
     from nbclient import NotebookClient
 
-    last = max(i for i, c in enumerate(nb.cells) if "checks.check_" in c.source)
-    nb = nbformat.from_dict(nb)
-    nb.cells = nb.cells[:last + 1]
-    NotebookClient(nb, allow_errors=True, timeout=600, kernel_name="python3",
+    run = nbformat.from_dict(nb)
+    run.cells = [nb.cells[i] for i in indices]
+    NotebookClient(run, allow_errors=True, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
-    return nb.cells
+    return dict(zip(indices, run.cells))
+
+
+def test_the_cells_a_check_needs_are_found_by_name():
+    cells = [nbformat.v4.new_code_cell(s) for s in [
+        "import numpy as np\nfrom utils import checks",  # 0: needed (np, checks)
+        "ds = load()",  # 1: needed by 4 through the exercise
+        "slow = train(ds)\nprint(slow)",  # 2: a study no check reads
+        "model = build()",  # 3: needed, changed by 4
+        "model.compile(lr=0.1)",  # 4: changes model
+        "def f(x):\n    return np.sum(x) + len(ds) + model.lr",  # 5: the exercise
+        "checks.check_f(f)",  # 6: its check
+        "%timeit f(1)",  # 7: after the last check
+    ]]
+    assert _cells_for_checks(cells, [6]) == [0, 1, 3, 4, 5, 6]
+    cells[2] = nbformat.v4.new_code_cell("%time slow = train(ds)")  # a magic: kept, to be safe
+    assert _cells_for_checks(cells, [6]) == [0, 1, 2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
 def test_self_checks_fail_on_the_student_edition(edition, path):
     """Every exercise is followed by its self-check, and on the student edition every one of them
-    fails. (On the solutions they pass: they run, and would fail, under nbval with the notebook.)"""
+    fails, because of a stub: not because a cell it needs was left out. (On the solutions they
+    pass: they run, and would fail, under nbval with the notebook.)"""
     out, _ = edition
     solution = nbformat.read(path, as_version=4)
     exercise_cells = [i for i, c in enumerate(solution.cells)
@@ -234,13 +333,20 @@ def test_self_checks_fail_on_the_student_edition(edition, path):
         check_cells.append(following[0])
     # the kernel works in notebooks/, as a student's would, so that relative paths behave the same
     before = sorted(p.name for p in path.parent.iterdir())
-    cells = _run_through_last_check(nbformat.read(out / "notebooks" / path.name, as_version=4), path.parent)
+    blank = nbformat.read(out / "notebooks" / path.name, as_version=4)
+    cells = _run_cells(blank, _cells_for_checks(blank.cells, check_cells), path.parent)
     assert sorted(p.name for p in path.parent.iterdir()) == before, "something was written to notebooks/"
     errors = {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
     passed = [j for j, found in errors.items() if not found]
     assert not passed, f"self-checks that passed on the student edition: cells {passed}"
     first = errors[check_cells[0]][0]
     assert "not written yet" in first.evalue, f"the first self-check says {first.ename}: {first.evalue}"
+    stubs = set().union(*(_names(solution.cells[i].source)[1] for i in exercise_cells))  # what they bind
+    for j, found in errors.items():  # a name missing for another reason would hide a check that passes
+        for error in found:
+            if error.ename == "NameError":
+                missing = error.evalue.split("'")[1]
+                assert missing in stubs, f"cell {j}: {error.evalue} (a needed cell left out?)"
 
 
 # --- what the build refuses -----------------------------------------------------------------------

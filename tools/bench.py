@@ -2,7 +2,7 @@
 
     python tools/bench.py               # speed: epoch times, ratios, matmul rate  (make bench)
     python tools/bench.py --accuracy    # accuracy: full Fashion-MNIST, each tool  (make bench-accuracy)
-    python tools/bench.py --quick       # a small, fast run of the speed mode (used by the tests)
+    python tools/bench.py --quick       # a small, fast run of the speed mode, not interleaved (tests)
     python tools/bench.py --onednn on   # Keras with TensorFlow's oneDNN on only (also: off, default)
 
 **Speed.** For batch sizes 64, 128, 512 and 128 or 512 hidden units, each tool
@@ -153,14 +153,16 @@ def tensorflow_default() -> str:
     return f"TensorFlow {version}: oneDNN custom operations {state} by default on this machine"
 
 
-def run_tools(mode: str, epochs: int, n_train: int, configs, onednn: str = "both") -> list[dict]:
+def run_tools(mode: str, epochs: int, n_train: int, configs, onednn: str = "both",
+              interleave: bool = True) -> list[dict]:
     """Each tool in its own process, one process at a time. For speed, configuration
     by configuration (NumPy, PyTorch, Keras with each oneDNN setting on one
     configuration, then the next), so that a machine whose speed drifts during the run
-    affects every tool alike."""
+    affects every tool alike; ``interleave=False`` (``--quick``) runs every configuration
+    of a tool in one process, which saves starting the libraries again."""
     rows = []
     runs = [(tool, None) for tool in TOOLS if tool != "keras"] + [("keras", v) for v in ONEDNN_RUNS[onednn]]
-    groups = [[c] for c in configs] if mode == "speed" else [configs]
+    groups = [[c] for c in configs] if mode == "speed" and interleave else [configs]
     for group in groups:
         for tool, setting in runs:
             what = f" {ONEDNN_VARIABLE}={setting}" if setting is not None else ""
@@ -303,7 +305,7 @@ def main(argv=None) -> int:
             (60000, args.epochs, SPEED_CONFIGS)
         rate = matmul_rate(1024 if args.quick else 2048)
         tf_line = tensorflow_default()
-        rows = run_tools("speed", epochs, n_train, configs, args.onednn or "both")
+        rows = run_tools("speed", epochs, n_train, configs, args.onednn or "both", interleave=not args.quick)
         report = speed_report(rows, rate, n_train, out_dir, tf_line)
         below = False
     print(report)
