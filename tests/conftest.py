@@ -23,6 +23,8 @@ import tempfile
 
 import pytest
 
+import utils  # noqa: F401  (first: it loads PyPI torch's Triton before any test imports TensorFlow)
+
 collect_ignore = ["fixtures"]
 
 _SET_HERE = pytest.StashKey[bool]()
@@ -40,6 +42,26 @@ def pytest_configure(config):
         except ImportError:
             return
         matplotlib.use("Agg")
+
+
+    # pytest-xdist 3.6+ reorders files by their number of tests; keep the order set below instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+#: Files that take longest under `make test` (seconds of one worker, measured on 2 cores), run
+#: first so that the two workers finish together instead of one waiting for a notebook started last.
+LONGEST_FIRST = ["04_architecture_study", "07_tool_comparison", "05_learning_rate_study",
+                 "02_tensorflow_keras", "test_student", "06_overfitting_study", "test_bench",
+                 "03_pytorch", "test_tools", "test_config_plots"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        stem = item.path.stem
+        return LONGEST_FIRST.index(stem) if stem in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the other files, is kept
 
 
 def pytest_unconfigure(config):
