@@ -31,6 +31,9 @@ _SET_HERE = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
+    # pytest-xdist 3.6+ reorders files by their number of tests; keep the order set below instead.
+    if hasattr(getattr(config, "option", None), "loadscopereorder"):
+        config.option.loadscopereorder = False
     if "TP_RESULTS_DIR" not in os.environ:
         os.environ["TP_RESULTS_DIR"] = tempfile.mkdtemp(prefix="tp-results-")
         config.stash[_SET_HERE] = True
@@ -43,10 +46,6 @@ def pytest_configure(config):
             return
         matplotlib.use("Agg")
 
-
-    # pytest-xdist 3.6+ reorders files by their number of tests; keep the order set below instead.
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
 
 
 #: Files that take longest under `make test` (seconds of one worker, measured on 2 cores), run
