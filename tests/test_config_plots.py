@@ -1,6 +1,5 @@
 """utils.config and utils.plots."""
 
-import sys
 
 import matplotlib
 import numpy as np
@@ -103,21 +102,7 @@ def test_seed_everything_rejects_a_bad_seed(bad):
         config.seed_everything(bad)
 
 
-@pytest.mark.parametrize("first", ["torch", "keras"])
-def test_seeding_works_whatever_is_imported_first(first):
-    """In a fresh process: seed, then import the framework; two processes agree."""
-    import subprocess
-
-    build = {"torch": "import torch; print(torch.nn.Linear(4, 3).weight.sum().item())",
-             "keras": "import keras; d = keras.layers.Dense(3); d.build((None, 4)); "
-                      "print(float(d.kernel.numpy().sum()))"}
-    code = f"from utils import config; config.seed_everything(5); {build[first]}"
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=config.ROOT,
-                              check=True).stdout.strip().splitlines()[-1] for _ in range(2)}
-    assert len(outputs) == 1, outputs
-    assert first not in subprocess.run([sys.executable, "-c", "import sys; from utils import config; "
-                                        "config.seed_everything(0); print(sorted(sys.modules))"],
-                                       capture_output=True, text=True, cwd=config.ROOT).stdout
+# Seeding before a framework is imported, in fresh processes: tests/test_imports.py
 
 
 # --- plots ---------------------------------------------------------------------------

@@ -417,60 +417,7 @@ def test_tensorflow_setting_says_whether_onednn_is_on_and_why(monkeypatch, value
         assert f"operations {'on' if state else 'off'} (" in line
 
 
-#: The CPU features for which TensorFlow turns oneDNN on by default on Linux (DefaultOneDnnPolicy
-#: in tensorflow/core/util/port.cc): instructions for neural networks, Intel Cascade Lake and later.
-ONEDNN_CPU_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
-
-
-def _cpu_flags() -> set[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo (Linux), or None where there is none."""
-    try:
-        text = open("/proc/cpuinfo").read()
-    except OSError:
-        return None
-    flags = [line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")]
-    return set(flags[0]) if flags else None
-
-
-def _tensorflow_reports(value):
-    """Start a fresh Python with TF_ENABLE_ONEDNN_OPTS=value (None: unset) asking TensorFlow
-    (which reads the variable once per process) for its setting; returns the process."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    if value is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = value
-    code = "from utils import measure; print(measure.onednn_enabled()); print(measure.tensorflow_setting())"
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-
-
-def test_tensorflow_decides_onednn_by_the_cpu_and_the_variable_overrides_it():
-    """On any CPU: with the variable unset, the printed line says what TensorFlow decided, and on
-    Linux x86-64 that is what its rule gives for this CPU's flags; the variable set to the other
-    value changes the answer (so it is read from TensorFlow, not assumed). Two fresh processes."""
-    import platform
-
-    pytest.importorskip("tensorflow")
-    default = _tensorflow_reports(None)
-    out, err = default.communicate(timeout=300)
-    assert default.returncode == 0, err[-2000:]
-    enabled, line = out.strip().splitlines()[-2:]
-    assert enabled in ("True", "False"), f"TensorFlow did not say: {line}"
-    assert f"operations {'on' if enabled == 'True' else 'off'} (TensorFlow's default for this CPU" in line
-    flags = _cpu_flags()
-    if platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64") and flags:
-        expected = any(flag in flags for flag in ONEDNN_CPU_FLAGS)
-        assert enabled == str(expected), (f"TensorFlow's default is {enabled}, its rule gives {expected} "
-                                          f"for this CPU's flags {sorted(flags & set(ONEDNN_CPU_FLAGS))}")
-    other = "0" if enabled == "True" else "1"
-    forced = _tensorflow_reports(other)
-    out, err = forced.communicate(timeout=300)
-    assert forced.returncode == 0, err[-2000:]
-    enabled_forced, line_forced = out.strip().splitlines()[-2:]
-    assert enabled_forced == str(other == "1") and f"(TF_ENABLE_ONEDNN_OPTS={other})" in line_forced
+# TensorFlow itself, asked in a fresh process: tests/test_imports.py
 
 
 def test_onednn_enabled_is_none_without_tensorflow(monkeypatch):
