@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,22 +26,26 @@ def test_matmul_rate_is_a_plausible_gflops_figure():
     assert 0.1 < matmul_rate(256, repeats=3) < 100_000
 
 
-def test_quick_speed_run_prints_and_writes_its_results(tmp_path):
+def test_quick_speed_run_prints_and_writes_its_results(tmp_path, monkeypatch):
+    """End to end, small: each tool once, Keras as TensorFlow chose (--onednn default), whose
+    default the header reports from that run. Both settings, and their interleaving, are
+    tested below without starting TensorFlow twice more."""
     pytest.importorskip("tensorflow")
-    command = [sys.executable, str(ROOT / "tools" / "bench.py"), "--quick", "--out", str(tmp_path)]
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    command = [sys.executable, str(ROOT / "tools" / "bench.py"), "--quick", "--onednn", "default",
+               "--out", str(tmp_path)]
     out = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "GFLOP/s" in out.stdout and "x torch" in out.stdout
     # the header discloses the settings every figure depends on
     assert "CPU threads per library: 1 (TP_THREADS)" in out.stdout
-    assert "oneDNN custom operations" in out.stdout and "by default on this machine" in out.stdout
+    state = "on" if "keras oneDNN on" in out.stdout else "off"
+    assert f"keras oneDNN {state}" in out.stdout
+    assert f"oneDNN custom operations {state} by default on this machine" in out.stdout
     assert "a reference, not a limit" in out.stdout and "median and min-max of 3 epochs" in out.stdout
-    # Keras with oneDNN on and off, each row saying which, and their ratio per configuration
-    assert "keras oneDNN on" in out.stdout and "keras oneDNN off" in out.stdout
-    assert "Keras, oneDNN off / on" in out.stdout
     csv = (tmp_path / "epoch_times.csv").read_text().splitlines()
-    assert csv[0].startswith("tool,onednn,batch,hidden") and len(csv) == 1 + 4 * 2
-    assert sum(",on," in line for line in csv) == 2 and sum(",off," in line for line in csv) == 2
+    assert csv[0].startswith("tool,onednn,batch,hidden") and len(csv) == 1 + 3 * 2
+    assert sum(f",{state}," in line for line in csv) == 2
     assert (tmp_path / "epoch_times.png").stat().st_size > 10_000
 
 
@@ -92,3 +97,19 @@ def test_speed_runs_interleave_the_tools_configuration_by_configuration(monkeypa
     calls.clear()
     bench.run_tools("speed", 1, 10, configs, "both", interleave=False)
     assert calls == [(t, s, tuple(configs)) for t, s in runs]
+
+
+def test_tensorflows_default_is_read_from_a_keras_run_with_the_variable_unset(monkeypatch):
+    bench = _bench()
+    monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: pytest.fail("no process needed"))
+    rows = [dict(tool="numpy", onednn="", tensorflow="", onednn_variable="unset"),
+            dict(tool="keras", onednn="off", tensorflow="2.99.0", onednn_variable="unset")]
+    line = bench.tensorflow_default(rows)
+    assert line == "TensorFlow 2.99.0: oneDNN custom operations off by default on this machine"
+    asked = []
+    monkeypatch.setattr(bench.subprocess, "run", lambda *a, **k: asked.append(k["env"]) or
+                        SimpleNamespace(returncode=0, stdout="2.99.0 on\n"))
+    forced = [dict(rows[1], onednn="on", onednn_variable="1")]  # forced on: says nothing of the default
+    assert bench.tensorflow_default(forced).endswith("operations on by default on this machine")
+    assert asked and "TF_ENABLE_ONEDNN_OPTS" not in asked[0]
+

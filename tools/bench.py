@@ -87,6 +87,14 @@ def _onednn_state(tool: str) -> str:
     return {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
 
 
+def _tensorflow_version(tool: str) -> str:
+    if tool != "keras":
+        return ""
+    import tensorflow as tf
+
+    return tf.__version__
+
+
 def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dict]:
     import numpy as np
 
@@ -101,7 +109,8 @@ def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dic
             rows.append(dict(tool=tool, onednn=_onednn_state(tool), batch=batch, hidden=hidden,
                              epochs=len(epoch_times),
                              median_s=float(np.median(epoch_times)), min_s=float(epoch_times.min()),
-                             max_s=float(epoch_times.max())))
+                             max_s=float(epoch_times.max()), tensorflow=_tensorflow_version(tool),
+                             onednn_variable=os.environ.get(ONEDNN_VARIABLE, "unset")))
     else:
         from utils.data import load_fashion_mnist
 
@@ -115,7 +124,8 @@ def worker(tool: str, mode: str, epochs: int, n_train: int, configs) -> list[dic
                              test_correct=correct, test_acc=correct / n_test,
                              best_test_acc=max(h.test_acc),
                              train_acc=h.train_acc[-1], seconds=h.seconds[-1],
-                             floor=ACCURACY_FLOORS[name]))
+                             floor=ACCURACY_FLOORS[name], tensorflow=_tensorflow_version(tool),
+                             onednn_variable=os.environ.get(ONEDNN_VARIABLE, "unset")))
     return rows
 
 
@@ -139,9 +149,17 @@ def _run_worker(tool: str, mode: str, epochs: int, n_train: int, configs,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def tensorflow_default() -> str:
-    """TensorFlow's version and its own oneDNN default on this machine (a process with
-    TF_ENABLE_ONEDNN_OPTS unset), as one line; "" when TensorFlow is missing."""
+def _default_line(version: str, state: str) -> str:
+    return f"TensorFlow {version}: oneDNN custom operations {state} by default on this machine"
+
+
+def tensorflow_default(rows=()) -> str:
+    """TensorFlow's version and its own oneDNN default on this machine, as one line; "" when
+    TensorFlow is missing. Read from a Keras row that ran with TF_ENABLE_ONEDNN_OPTS unset when
+    there is one, otherwise asked of a fresh process with the variable unset."""
+    for row in rows:
+        if row.get("tool") == "keras" and row.get("onednn_variable") == "unset":
+            return _default_line(row["tensorflow"], row["onednn"])
     env = _worker_env(None)
     env.pop(ONEDNN_VARIABLE, None)
     code = ("from utils import measure; import tensorflow as tf; "
@@ -150,7 +168,7 @@ def tensorflow_default() -> str:
     if out.returncode != 0 or not out.stdout.strip():
         return ""
     version, state = out.stdout.split()[-2:]
-    return f"TensorFlow {version}: oneDNN custom operations {state} by default on this machine"
+    return _default_line(version, state)
 
 
 def run_tools(mode: str, epochs: int, n_train: int, configs, onednn: str = "both",
@@ -298,15 +316,15 @@ def main(argv=None) -> int:
             print(err)
             return 2
         onednn = args.onednn or "default"
-        report = accuracy_report(run_tools("accuracy", 0, 0, [], onednn), out_dir, tensorflow_default())
+        rows = run_tools("accuracy", 0, 0, [], onednn)
+        report = accuracy_report(rows, out_dir, tensorflow_default(rows))
         below = "BELOW" in report
     else:
         n_train, epochs, configs = (2048, 3, [(64, 128), (512, 128)]) if args.quick else \
             (60000, args.epochs, SPEED_CONFIGS)
         rate = matmul_rate(1024 if args.quick else 2048)
-        tf_line = tensorflow_default()
         rows = run_tools("speed", epochs, n_train, configs, args.onednn or "both", interleave=not args.quick)
-        report = speed_report(rows, rate, n_train, out_dir, tf_line)
+        report = speed_report(rows, rate, n_train, out_dir, tensorflow_default(rows))
         below = False
     print(report)
     (out_dir / ("accuracy.txt" if args.accuracy else "speed.txt")).write_text(report + "\n")
