@@ -289,16 +289,41 @@ def _cells_for_checks(cells, checks):
     return sorted(keep)
 
 
-def _run_cells(nb, indices, folder):
-    """Execute the cells ``indices`` of ``nb`` in order on a fresh kernel whose working folder is
-    ``folder``; return the executed cells by index. Nothing is written to ``folder``."""
+def _exercises_and_checks(solution):
+    """The indices of a notebook's exercise cells and of the self-check that follows each."""
+    exercise_cells = [i for i, c in enumerate(solution.cells)
+                      if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
+    check_cells = []
+    for i in exercise_cells:
+        following = [j for j in range(i + 1, len(solution.cells)) if solution.cells[j].cell_type == "code"]
+        assert following and "checks.check_" in solution.cells[following[0]].source, f"cell {i} has no check"
+        check_cells.append(following[0])
+    return exercise_cells, check_cells
+
+
+@pytest.fixture(scope="module")
+def blank_runs(edition):
+    """Every notebook of the student edition, cut to the cells its self-checks need, run one after
+    the other in one kernel working in notebooks/, as a student's would: ``%reset -f`` between two
+    notebooks, so that no name of one reaches the next, while TensorFlow and PyTorch are started
+    once rather than seven times. Returns {notebook: {cell index: executed cell}} and the listings
+    of notebooks/ before and after."""
     from nbclient import NotebookClient
 
-    run = nbformat.from_dict(nb)
-    run.cells = [nb.cells[i] for i in indices]
-    NotebookClient(run, allow_errors=True, timeout=600, kernel_name="python3",
+    out, _ = edition
+    folder = ROOT / "notebooks"
+    before = sorted(p.name for p in folder.iterdir())
+    combined, places = nbformat.v4.new_notebook(), {}
+    for path in WITH_EXERCISES:
+        blank = nbformat.read(out / "notebooks" / path.name, as_version=4)
+        indices = _cells_for_checks(blank.cells, _exercises_and_checks(nbformat.read(path, as_version=4))[1])
+        combined.cells.append(nbformat.v4.new_code_cell("%reset -f"))
+        places[path.name] = {i: len(combined.cells) + k for k, i in enumerate(indices)}
+        combined.cells += [blank.cells[i] for i in indices]
+    NotebookClient(combined, allow_errors=True, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
-    return dict(zip(indices, run.cells))
+    runs = {name: {i: combined.cells[k] for i, k in where.items()} for name, where in places.items()}
+    return runs, before, sorted(p.name for p in folder.iterdir())
 
 
 def test_the_cells_a_check_needs_are_found_by_name():
@@ -318,24 +343,15 @@ def test_the_cells_a_check_needs_are_found_by_name():
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.name)
-def test_self_checks_fail_on_the_student_edition(edition, path):
+def test_self_checks_fail_on_the_student_edition(blank_runs, path):
     """Every exercise is followed by its self-check, and on the student edition every one of them
     fails, because of a stub: not because a cell it needs was left out. (On the solutions they
     pass: they run, and would fail, under nbval with the notebook.)"""
-    out, _ = edition
+    runs, before, after = blank_runs
+    assert after == before, "something was written to notebooks/"
     solution = nbformat.read(path, as_version=4)
-    exercise_cells = [i for i, c in enumerate(solution.cells)
-                      if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
-    check_cells = []
-    for i in exercise_cells:
-        following = [j for j in range(i + 1, len(solution.cells)) if solution.cells[j].cell_type == "code"]
-        assert following and "checks.check_" in solution.cells[following[0]].source, f"cell {i} has no check"
-        check_cells.append(following[0])
-    # the kernel works in notebooks/, as a student's would, so that relative paths behave the same
-    before = sorted(p.name for p in path.parent.iterdir())
-    blank = nbformat.read(out / "notebooks" / path.name, as_version=4)
-    cells = _run_cells(blank, _cells_for_checks(blank.cells, check_cells), path.parent)
-    assert sorted(p.name for p in path.parent.iterdir()) == before, "something was written to notebooks/"
+    exercise_cells, check_cells = _exercises_and_checks(solution)
+    cells = runs[path.name]
     errors = {j: [o for o in cells[j].get("outputs", []) if o.output_type == "error"] for j in check_cells}
     passed = [j for j, found in errors.items() if not found]
     assert not passed, f"self-checks that passed on the student edition: cells {passed}"
