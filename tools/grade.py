@@ -43,13 +43,13 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import sandbox
 from exercises import MARKER, TEXT_STUB, add_metadata, graded_items
 from student import swap_in
 
@@ -86,6 +86,7 @@ class Result:
     messages: dict = field(default_factory=dict)  # exercise grade_id -> None (passed) or why not
     answers: dict = field(default_factory=dict)  # question grade_id -> the student's answer or None
     notes: list = field(default_factory=list)  # anything else the student should know
+    judged: dict = field(default_factory=dict)  # exercise grade_id -> True when judged by the grader
     seconds: float = 0.0
     readable: bool = True  # False: the file is not a notebook
 
@@ -198,47 +199,265 @@ def where(nb, index: int) -> str:
     return f"cell {index + 1} (`{_first_line(nb.cells[index].source)[:60]}`)"
 
 
-def execute(nb, cwd: Path, env: dict, cell_timeout: int, timeout: int) -> tuple[dict, str | None]:
-    """Run the code cells of ``nb`` in order on a fresh kernel, errors allowed.
+# --- the course a submission runs against: the student edition, without the answers ---------------
 
-    A cell running past ``cell_timeout`` is interrupted; past ``timeout`` for the whole notebook,
-    no further cell starts and, should the kernel not answer, it is killed. Returns
-    ``{index: "ran" | "timeout"}`` for the cells that ran, and why it stopped early, or None."""
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
+# Files of the course that hold the answers of a notebook's exercises graded by the judge: left
+# out of the copy its submissions run against (a whole module, "*", or the functions named).
+ANSWERS = {
+    "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*", "utils/data.py": ["one_hot"],
+           "utils/checks/core.py": ["numerical_gradient"]},
+    "04": {"utils/checks/architecture.py": ["_sigmoid", "_leaky", "_leaky_prime", "_elu", "_elu_prime",
+                                            "_swish", "_swish_prime", "_n_params", "_bracket",
+                                            "_best_under"]},
+    "05": {"utils/checks/learning_rate.py": ["_rule", "_verdicts"]},
+    "07": {"utils/measure.py": ["epoch_flops"], "utils/checks/comparison.py": ["_flops", "_flop_mistakes"]},
+}
+COURSE_FILES = ["utils", "data", "pyproject.toml"]
+STUB = ('def {name}(*args, **kwargs):\n    raise RuntimeError("{name} is not available while grading: '
+        'the grader judges your own code")\n')
 
-    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
-                            timeout=cell_timeout, shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(cwd)}})
-    deadline = time.monotonic() + timeout
-    status, stopped = {}, None
-    with client.setup_kernel(env=env):
-        process = getattr(client.km.provisioner, "process", None)
-        watchdog = threading.Timer(timeout + 30, lambda: process and process.poll() is None
-                                   and os.kill(process.pid, signal.SIGKILL))
-        watchdog.start()
+
+def _without(source: str, names) -> str:
+    """``source`` (a module) with the top-level functions ``names`` replaced by stubs that raise;
+    ``"*"``: the whole module replaced by stubs of its public functions and classes."""
+    import ast
+
+    tree = ast.parse(source)
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    if names == "*":
+        public = [n.name for n in defs if not n.name.startswith("_")]
+        return '"""Not available while grading."""\n\n' + "\n\n".join(STUB.format(name=n) for n in public)
+    lines = source.splitlines(keepends=True)
+    for node in sorted((n for n in defs if n.name in names), key=lambda n: -n.lineno):
+        start = min([node.lineno, *[d.lineno for d in node.decorator_list]]) - 1
+        lines[start:node.end_lineno] = [STUB.format(name=node.name)]
+    missing = set(names) - {n.name for n in defs}
+    if missing:
+        raise ValueError(f"grade.ANSWERS names {sorted(missing)}, which the module does not define")
+    return "".join(lines)
+
+
+def grading_course(dest: Path, key: str, root: Path = ROOT) -> Path:
+    """The course files a submission of notebook ``key`` runs against, written to ``dest``: those of
+    the student edition but its notebooks (utils/, data/), the answers of ``key`` left out."""
+    from student import course_files
+
+    for rel in course_files(root, COURSE_FILES):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest / rel)
+    for rel, names in ANSWERS.get(key, {}).items():
+        path = dest / rel
+        path.write_text(_without(path.read_text(encoding="utf-8"), names), encoding="utf-8")
+    for path in [dest, *dest.rglob("*")]:  # readable by the sandbox's user, written by nobody
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return dest
+
+
+# --- the judge: exercises whose check calls only functions on data ------------------------------
+
+# These self-checks pass the student's functions nothing but data (arrays, numbers, lists, the
+# check's own helper functions): the grader runs them in its own process, and each call of a
+# student's function crosses to the kernel as data (tools/wire.py). The others, which hand the
+# student's code models, data loaders or classes, are judged by their self-check cell in the
+# kernel, a verdict the submission could forge (README, "Grading").
+JUDGED = frozenset({
+    "check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
+    "check_accuracy", "check_init_params", "check_forward", "check_backward", "check_numerical_gradient",
+    "check_gradient_check", "check_evaluate_numpy", "check_sgd_epoch", "check_per_class_accuracy",
+    "check_most_confident_mistakes", "check_activations", "check_parameter_count", "check_has_diverged",
+    "check_choose_rate", "check_epoch_flops"})
+
+
+def judged_call(source: str) -> tuple[str, list[str]] | None:
+    """``(check name, [names of the student's functions])`` when the check cell's first statement is
+    ``checks.check_X(name, ...)`` with ``check_X`` in :data:`JUDGED`; None otherwise."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    first = tree.body[0] if tree.body else None
+    call = first.value if isinstance(first, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name) and call.func.value.id == "checks"
+            and call.func.attr in JUDGED and not call.keywords
+            and all(isinstance(a, ast.Name) for a in call.args)):
+        return None
+    return call.func.attr, [a.id for a in call.args]
+
+
+def _rebuilt(err) -> Exception:
+    """The student's exception, as the checks expect one: its class (a built-in one by name, or
+    a class of the same name), message, and where it was raised."""
+    import builtins
+
+    cls = getattr(builtins, err.kind, None)
+    try:
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raise TypeError
+        rebuilt = cls(str(err))
+    except Exception:
+        name = err.kind if err.kind.isidentifier() else "Exception"
+        rebuilt = type(name, (Exception,), {})(str(err))
+    rebuilt.remote_inner, rebuilt.remote_line = err.inner, err.line
+    return rebuilt
+
+
+def remote(endpoint, name: str):
+    """A function standing for the student's ``name``: each call runs it in the kernel."""
+    import wire
+
+    def fn(*args, **kwargs):
         try:
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                left = deadline - time.monotonic()
-                if left <= 1:
-                    stopped = f"the notebook's time limit ({timeout} s) was reached before {where(nb, index)}"
-                    break
-                client.timeout = limit = int(min(cell_timeout, left))
-                start = time.monotonic()
+            return endpoint.call({"name": name}, args, kwargs)
+        except wire.RemoteError as err:
+            raise _rebuilt(err) from None
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+def judge(endpoint, check_name: str, names: list[str], salt: int) -> str | None:
+    """Run self-check ``check_name`` here, on the student's functions in the kernel: None when it
+    passes on the inputs the student saw (salt 0) and on hidden ones (``salt``), else why not."""
+    import contextlib
+    import io
+
+    from utils import checks
+    from utils.checks import core
+
+    fn = getattr(checks, check_name)
+    for hidden in (0, salt):
+        with core.hidden_inputs(hidden), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                fn(*[remote(endpoint, n) for n in names])
+                continue
+            except core.CheckFailed as err:
+                message = str(err)
+            except Exception as err:  # data the check could not handle
+                message = (f"the grader could not judge what your function returned "
+                           f"({type(err).__name__}: {err})")
+        if hidden:
+            message = ("passed on the self-check's inputs but not on the grader's other inputs (hard-coded "
+                       f"values, or a case the self-check does not try?): {message}")
+        return message
+    return None
+
+
+# --- running a submission -----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What came back from the sandbox: the executed notebook, what ran, why it stopped early, and
+    the judge's verdicts."""
+
+    nb: object
+    status: dict
+    stopped: str | None
+    verdicts: dict
+
+
+def _read_back(io: Path, nb):
+    """The executed notebook and the status the runner wrote: the student's to forge, so read as
+    data, size-capped; the notebook sent in when unreadable."""
+    import json
+
+    try:
+        raw = json.loads((io / "status.json").read_text()[:2_000_000])
+        status = {int(k): v for k, v in raw["status"].items() if v in ("ran", "timeout")}
+        stopped = raw.get("stopped")
+        stopped = str(stopped)[:300] if stopped else None
+    except Exception:
+        return nb, {}, ("the run left no readable record (the kernel could not start, or the files "
+                        "were altered)")
+    try:
+        if (io / "executed.ipynb").stat().st_size > 50 * 2**20:
+            raise ValueError("too large")
+        executed = nbformat.read(io / "executed.ipynb", as_version=4)
+        if len(executed.cells) != len(nb.cells):
+            raise ValueError("cells added or removed")
+    except Exception:
+        return nb, {}, "the executed notebook came back unreadable (altered, or over 50 MB of output)"
+    return executed, status, stopped
+
+
+def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: dict,
+            memory_gib: float = 8) -> Run:
+    """Run ``nb`` in a sandbox over ``course`` (tools/sandbox.py; none when ``course`` is None, at
+    the instructor's risk), then judge the exercises of ``judged`` (``{grade_id: (check, names)}``).
+
+    A cell running past ``cell_timeout`` is interrupted; no cell starts after ``timeout``, and past
+    it the sandbox and every process in it are killed."""
+    import secrets
+    import subprocess
+
+    import wire
+
+    with tempfile.TemporaryDirectory(prefix="tp-grade-") as tmp:
+        io, log = Path(tmp) / "io", Path(tmp) / "runner.log"
+        io.mkdir()
+        nbformat.write(nb, io / "in.ipynb")
+        for name in ("to_kernel", "from_kernel"):
+            os.mkfifo(io / name, 0o600)
+        python = Path(sys.executable)
+        limits = [str(cell_timeout), str(timeout), str(30 + cell_timeout * len(judged) if judged else 0)]
+        if course is None:
+            argv = [str(python), str(Path(__file__).resolve().parent / "probe.py"), str(io), *limits]
+            home = Path(tmp) / "home"
+            home.mkdir()
+            env = {**sandbox.environment(python), "HOME": str(home), "TMPDIR": str(home),
+                   "TP_RESULTS_DIR": str(home / "results"), "IPYTHONDIR": str(home / ".ipython"),
+                   "JUPYTER_RUNTIME_DIR": str(home / "jupyter"), "MPLCONFIGDIR": str(home / "mpl")}
+            cmd, cwd = argv, home
+        else:
+            argv = [str(python), "/grader/probe.py", "/io", *limits]
+            cmd, env, cwd = sandbox.command(sandbox.check(), course, ROOT, io, argv,
+                                            sandbox.environment(python)), None, None
+        with open(log, "wb") as out:
+            process = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT,
+                                       preexec_fn=sandbox.limits(2 * timeout + 120, memory_gib))
+        verdicts = {}
+        try:
+            deadline = time.monotonic() + timeout + 60
+            while not (io / "ready").exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if (io / "ready").exists() and process.poll() is None and judged:
+                to_kernel = os.open(io / "to_kernel", os.O_RDWR)
+                from_kernel = os.open(io / "from_kernel", os.O_RDWR)
+                endpoint = wire.Endpoint(from_kernel, to_kernel, handles=True, timeout=cell_timeout)
+                salt = secrets.randbelow(2**31 - 1) + 1
                 try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError:
-                    stopped = f"the kernel died while running {where(nb, index)} (out of memory, or an exit?)"
-                    break
-                except Exception as err:  # nbclient itself failed: report it, go on with the next
-                    stopped = f"{where(nb, index)} could not be run ({type(err).__name__}: {err})"
-                    break
-                status[index] = "timeout" if time.monotonic() - start >= limit - 0.5 else "ran"
+                    for gid, (check_name, names) in judged.items():
+                        try:
+                            verdicts[gid] = judge(endpoint, check_name, names, salt)
+                        except wire.WireError as err:
+                            verdicts[gid] = (f"your function did not answer ({err}): an endless loop, or a "
+                                             "kernel that stopped?")
+                            break
+                    endpoint.send({"op": "bye"})
+                except (wire.WireError, OSError):
+                    pass
+                finally:
+                    os.close(to_kernel)
+                    os.close(from_kernel)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
         finally:
-            watchdog.cancel()
-    return status, stopped
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)  # bwrap, and with it the whole PID namespace
+            process.wait()
+        executed, status, stopped = _read_back(io, nb)
+        if not status and not stopped:
+            stopped = "the notebook did not run"
+        if stopped and "could not start" in stopped:
+            tail = log.read_bytes()[-600:].decode("utf-8", "replace").strip()
+            stopped += f" ({tail.splitlines()[-1][:200]})" if tail else ""
+    return Run(executed, status, stopped, verdicts)
 
 
 def split_question(source: str) -> tuple[str, str, str]:
@@ -264,7 +483,13 @@ def _answer(student_source: str, original: str) -> str:
     return "" if text in ("", TEXT_STUB) else text
 
 
-def grade(student: str, path: Path, assignment: Assignment, *, cwd: Path, cell_timeout: int,
+def excerpt(message: str, lines: int = 30, chars: int = 2000) -> str:
+    """At most ``lines`` lines and ``chars`` characters of a check's message, for the feedback."""
+    text = "\n".join(message.splitlines()[:lines])
+    return text if len(text) <= chars and text == message else text[:chars].rstrip() + "\n[... cut]"
+
+
+def grade(student: str, path: Path, assignment: Assignment, *, course: Path | None, cell_timeout: int,
           timeout: int) -> Result:
     """Grade one submitted file; never raises for what is in the file."""
     result = Result(student, assignment.name)
@@ -289,19 +514,25 @@ def grade(student: str, path: Path, assignment: Assignment, *, cwd: Path, cell_t
         else:
             result.answers[q["grade_id"]] = _answer(submitted.cells[index].source, original)
     nb, checks, missing = prepare(submitted, assignment)
-    with tempfile.TemporaryDirectory(prefix="tp-grade-") as results:
-        env = {**os.environ, "TP_QUICK": "1", "TP_RESULTS_DIR": results}
-        env.setdefault("OMP_NUM_THREADS", "1")
-        try:
-            status, stopped = execute(nb, cwd, env, cell_timeout, timeout)
-        except Exception as err:  # the kernel would not start
-            status, stopped = {}, f"the notebook could not be run ({type(err).__name__}: {err})"
+    judged = {}
+    for ex in assignment.exercises:
+        call = judged_call(assignment.nb.cells[ex["cell"]].source)
+        if call and ex["grade_id"] in checks:
+            judged[ex["grade_id"]] = call
+    try:
+        run = execute(nb, course, cell_timeout, timeout, judged)
+    except Exception as err:  # the sandbox would not start
+        run = Run(nb, {}, f"the notebook could not be run ({type(err).__name__}: {str(err)[:200]})", {})
+    nb, status, stopped = run.nb, run.status, run.stopped
     if stopped:
         result.notes.append(f"The run stopped early: {stopped}.")
     for ex in assignment.exercises:
         gid, index = ex["grade_id"], checks.get(ex["grade_id"])
         if gid in missing:
             message = missing[gid]
+        elif gid in judged:
+            message = (run.verdicts[gid] if gid in run.verdicts else
+                       f"not judged: {stopped or 'the kernel stopped answering before this exercise'}")
         elif index not in status:
             message = f"not run: {stopped}"
         elif status[index] == "timeout":
@@ -309,8 +540,9 @@ def grade(student: str, path: Path, assignment: Assignment, *, cwd: Path, cell_t
                        f"(an endless loop?): {_error(nb.cells[index]) or 'interrupted'}")
         else:
             message = _error(nb.cells[index])
-        result.messages[gid] = message
+        result.messages[gid] = excerpt(message) if message else None
         result.points[gid] = ex["points"] if message is None else 0
+        result.judged[gid] = gid in judged
     check_cells = set(checks.values())
     others = [(i, _error(c)) for i, c in enumerate(nb.cells) if i in status and i not in check_cells]
     for i, error in [(i, e) for i, e in others if e][:5]:
@@ -409,8 +641,12 @@ def write(results: list[Result], course: dict[str, Assignment], out: Path, skipp
 
 
 def run(submissions: Path, source: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "grades",
-        cell_timeout: int = 120, timeout: int = 600, jobs: int = 1, log=print) -> list[Result]:
-    """Grade every submission in ``submissions``; write the results into ``out``."""
+        cell_timeout: int = 120, timeout: int = 600, jobs: int = 1, log=print,
+        sandboxed: bool = True) -> list[Result]:
+    """Grade every submission in ``submissions``; write the results into ``out``. ``sandboxed=False``
+    runs the submissions as the grader's own user, with the instructor's files in reach."""
+    if sandboxed:
+        sandbox.check()  # Unavailable, with how to get one, before anything runs
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise ValueError(f"{submissions} is not a folder: give the folder of submissions, "
@@ -428,9 +664,18 @@ def run(submissions: Path, source: Path = ROOT / "notebooks", out: Path = ROOT /
     log(f"grading {len(found)} submission(s) of {len({s for s, *_ in found})} student(s), "
         f"{jobs} at a time, quick mode, {cell_timeout} s per cell, {timeout} s per notebook")
 
+    with tempfile.TemporaryDirectory(prefix="tp-course-") as tmp:
+        courses = {n[:2]: grading_course(Path(tmp) / n[:2], n[:2]) if sandboxed else None
+                   for n in {notebook for _, notebook, _, _ in found}}
+        results = _grade_all(found, course, courses, submissions, cell_timeout, timeout, jobs, log)
+    write(results, course, out, skipped)
+    return results
+
+
+def _grade_all(found, course, courses, submissions, cell_timeout, timeout, jobs, log) -> list[Result]:
     def one(item):
         student, notebook, path, others = item
-        result = grade(student, path, course[notebook], cwd=Path(source).resolve(),
+        result = grade(student, path, course[notebook], course=courses[notebook[:2]],
                        cell_timeout=cell_timeout, timeout=timeout)
         result.notes += [f"Also found `{p.relative_to(submissions / student)}`, not graded "
                          f"(graded: `{path.relative_to(submissions / student)}`)." for p in others]
@@ -439,9 +684,7 @@ def run(submissions: Path, source: Path = ROOT / "notebooks", out: Path = ROOT /
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, found))
-    write(results, course, out, skipped)
-    return results
+        return list(pool.map(one, found))
 
 
 def main(argv=None) -> int:
@@ -455,6 +698,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per notebook (default 600)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run submissions without a sandbox, as your own user: a submission can then "
+                             "read the solutions, your files and the other submissions, and change them")
     args = parser.parse_args(argv)
     if args.submissions is None:
         print("grade: which submissions? make grade SUBMISSIONS=DIR, with DIR/<student>/<notebook>.ipynb",
@@ -462,9 +708,14 @@ def main(argv=None) -> int:
         return 2
     start = time.perf_counter()
     try:
-        results = run(args.submissions, args.source, args.out, args.cell_timeout, args.timeout, args.jobs)
+        results = run(args.submissions, args.source, args.out, args.cell_timeout, args.timeout, args.jobs,
+                      sandboxed=not args.unsafe_no_sandbox)
     except ValueError as err:
         print(f"grade: {err}", file=sys.stderr)
+        return 2
+    except sandbox.Unavailable as err:
+        print(f"grade: no sandbox to run submissions in: {err}. Without one, a submission runs with your "
+              "rights; --unsafe-no-sandbox grades anyway, at that risk.", file=sys.stderr)
         return 2
     print(f"{len(results)} submission(s) graded in {time.perf_counter() - start:.0f} s -> "
           f"{args.out}/grades.csv, feedback/, answers/")

@@ -16,13 +16,41 @@ solution either, so that a student's traceback shows their cell and the message.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import linecache
 import math
 import numbers
+import threading
 import traceback
 
 import numpy as np
+
+# --- the inputs of a check: the ones the student sees, or the grader's hidden ones ----------
+
+_hidden = threading.local()
+
+
+def salted(seed: int) -> int:
+    """The seed a check draws its inputs from: ``seed`` itself in a self-check, another one,
+    chosen by the grader, inside :func:`hidden_inputs`."""
+    salt = getattr(_hidden, "salt", 0)
+    return seed if not salt else (seed * 1_000_003 + salt) % 2**31
+
+
+def seeded(seed: int) -> np.random.Generator:
+    """``np.random.default_rng(salted(seed))``: every random input of a check comes from here."""
+    return np.random.default_rng(salted(seed))
+
+
+@contextlib.contextmanager
+def hidden_inputs(salt: int):
+    """Within this block (in this thread), checks draw their inputs from other seeds (the grader's)."""
+    _hidden.salt = salt
+    try:
+        yield
+    finally:
+        _hidden.salt = 0
 
 
 class CheckFailed(AssertionError):
@@ -150,7 +178,10 @@ ROWS_HINT = ("Samples are rows here: X has shape (D, 784), W0 has shape (784, N)
 
 
 def _student_line(err: BaseException) -> str:
-    """The last line of the traceback that is in a notebook cell (the student's own code)."""
+    """The last line of the traceback that is in a notebook cell (the student's own code); for an
+    error raised in the student's kernel while grading, the line the kernel reported."""
+    if getattr(err, "remote_line", ""):
+        return f"`{err.remote_line}`"
     found = ""
     for frame in traceback.extract_tb(err.__traceback__):
         if "ipykernel" in frame.filename or frame.filename.startswith("<"):

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from utils.checks.architecture import call, measured_on, rows_of, same_run, scramble_rng, tiny_data
-from utils.checks.core import Check
+from utils.checks.core import Check, seeded
 
 __all__ = ["check_has_diverged", "check_lr_sweep", "check_choose_rate"]
 
@@ -281,7 +281,7 @@ def check_choose_rate(choose_rate):
     check = Check("choose_rate")
     rows = _rows_for_choice()
     doubled = [dict(r, lr=2 * r["lr"]) for r in rows]
-    shuffled = [doubled[i] for i in np.random.default_rng(5).permutation(len(doubled))]
+    shuffled = [doubled[i] for i in seeded(5).permutation(len(doubled))]
     scenarios = [("a 7-rate, 3-seed sweep", rows, 1),
                  ("the same sweep, rates doubled, rows shuffled", shuffled, 2)]
     for what, given, scale in scenarios:

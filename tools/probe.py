@@ -1,0 +1,95 @@
+"""What runs inside the grader's sandbox (tools/sandbox.py): the submission, then the probe.
+
+    python probe.py IO_DIR CELL_TIMEOUT TIMEOUT SERVE_TIMEOUT
+
+Runs the code cells of ``IO_DIR/in.ipynb`` in order on a fresh kernel, errors allowed, a cell
+interrupted after CELL_TIMEOUT seconds, no cell started after TIMEOUT; writes the executed
+notebook (``executed.ipynb``) and what ran (``status.json``), then makes the kernel answer the
+grader's calls (:func:`serve`, over the pipes ``IO_DIR/to_kernel`` and ``IO_DIR/from_kernel``)
+for at most SERVE_TIMEOUT seconds. Everything here is the student's to tamper with: the grader
+reads these files and that pipe as data, and decides nothing from them that the judge does not
+check (tools/grade.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVE = ('__import__("sys").path.insert(0, {here!r})\n'
+         '__import__("probe").serve(get_ipython().user_ns, {io!r})')
+
+
+def serve(namespace: dict, io: str) -> None:
+    """Answer the grader's calls of the functions defined in ``namespace`` (in the kernel)."""
+    import wire
+
+    rfd = os.open(os.path.join(io, "to_kernel"), os.O_RDONLY)
+    wfd = os.open(os.path.join(io, "from_kernel"), os.O_WRONLY)
+    endpoint = wire.Endpoint(rfd, wfd, resolve=lambda target: namespace.get(str(target.get("name"))))
+    endpoint.serve(timeout=3600)
+
+
+def where(nb, index: int) -> str:
+    first = next((line.strip() for line in nb.cells[index].source.splitlines() if line.strip()), "")
+    return f"cell {index + 1} (`{first[:60]}`)"
+
+
+def run(io: Path, cell_timeout: int, timeout: int, serve_timeout: int) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.read(io / "in.ipynb", as_version=4)
+    work = Path(os.environ.get("HOME", "/tmp")) / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
+                            timeout=cell_timeout, shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(work)}})
+    deadline = time.monotonic() + timeout
+    status, stopped = {}, None
+
+    def save():
+        nbformat.write(nb, io / "executed.ipynb")
+        (io / "status.json").write_text(json.dumps({"status": status, "stopped": stopped}))
+
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            left = deadline - time.monotonic()
+            if left <= 1:
+                stopped = f"the notebook's time limit ({timeout} s) was reached before {where(nb, index)}"
+                break
+            client.timeout = limit = int(min(cell_timeout, left))
+            start = time.monotonic()
+            try:
+                client.execute_cell(cell, index)
+            except DeadKernelError:
+                stopped = f"the kernel died while running {where(nb, index)} (out of memory, or an exit?)"
+                break
+            except Exception as err:  # a cell that would not stop, or nbclient itself failed
+                late = time.monotonic() - start >= limit - 0.5
+                stopped = (f"{where(nb, index)} ran past the time limit of {limit} s and would not stop "
+                           "when interrupted" if late else f"{where(nb, index)} could not be run "
+                           f"({type(err).__name__}: {str(err)[:200]})")
+                status[index] = "timeout" if late else "ran"
+                break
+            status[index] = "timeout" if time.monotonic() - start >= limit - 0.5 else "ran"
+        save()
+        (io / "ready").write_text("")
+        if stopped is None and serve_timeout > 0:
+            client.timeout = serve_timeout
+            cell = nbformat.v4.new_code_cell(SERVE.format(here=HERE, io=str(io)))
+            try:
+                client.execute_cell(cell, len(nb.cells))
+            except Exception:  # the grader reads what it got; a dead kernel answers nothing
+                pass
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))

@@ -1,0 +1,329 @@
+"""The grader's wire: calls that cross from the grader to a submission's kernel as plain data.
+
+The grader (the judge) never runs student code. It runs an exercise's self-check in its own
+process and hands the check a :class:`Remote` in place of the student's function; calling it
+sends the arguments, as data, to the student's kernel in the sandbox, which calls the student's
+function there and sends back what it returned, as data. What may cross is data only: None,
+booleans, numbers, short strings, lists, tuples, dicts with string keys, NumPy arrays of numbers
+and NumPy random generators (their state). An argument the grader's side cannot send as data (a
+function the check passes, such as the loss of a gradient check) crosses as a handle: calling it
+in the kernel calls back into the grader, again with data only. Arrays, lists of arrays and
+generators given as arguments come back after the call, so that a function that updates its
+arguments in place does so on the grader's side too.
+
+Messages are length-prefixed JSON; a message over :data:`LIMIT` bytes, or one that is not what
+this module writes, is refused. This file is imported by the grader and, inside the sandbox, by
+the kernel: it depends on the standard library and NumPy only.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import struct
+import time
+import traceback
+
+import numpy as np
+
+LIMIT = 64 * 2**20  # bytes per message
+TEXT = 2000  # characters kept of a string or an error message
+KINDS = "biuf"  # bool, int, unsigned, float: the array dtypes that may cross
+
+
+class WireError(BaseException):
+    """The other side sent something that is not a valid message, sent nothing in time, or left.
+    Not an ``Exception``: a self-check that catches the student's errors lets it through."""
+
+
+class RemoteError(Exception):
+    """The student's function raised; ``kind`` is its exception's class name, ``inner`` the function
+    it was raised in, ``line`` the student's line, when known."""
+
+    def __init__(self, kind: str, message: str, inner: str = "", line: str = ""):
+        super().__init__(message)
+        self.kind, self.inner, self.line = kind, inner, line
+
+
+# --- values as data ------------------------------------------------------------------------------
+
+
+def encode(value, handle=None, depth: int = 0):
+    """``value`` as JSON-able data; anything else goes to ``handle(value)`` (a reference) or raises
+    ``TypeError``."""
+    if depth > 20:
+        raise TypeError("nested too deep")
+    if value is None or isinstance(value, (bool, str)):
+        return value[:TEXT] if isinstance(value, str) else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"__float__": repr(value)} if isinstance(value, float) and not np.isfinite(value) else value
+    if isinstance(value, np.generic) and value.dtype.kind in KINDS:
+        return encode(value.item(), handle, depth + 1)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in KINDS:
+            raise TypeError(f"an array of {value.dtype}")
+        data = np.ascontiguousarray(value)
+        return {"__nd__": data.dtype.str, "shape": list(data.shape),
+                "data": base64.b64encode(data.tobytes()).decode("ascii")}
+    if isinstance(value, np.random.Generator):
+        return {"__rng__": type(value.bit_generator).__name__, "state": _plain(value.bit_generator.state)}
+    if isinstance(value, (list, tuple)):
+        return {"__seq__": "tuple" if isinstance(value, tuple) else "list",
+                "items": [encode(v, handle, depth + 1) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: encode(v, handle, depth + 1) for k, v in value.items()}}
+    if handle is not None:
+        return {"__ref__": handle(value)}
+    raise TypeError(f"a {type(value).__name__}")
+
+
+def _plain(state):
+    return {k: _plain(v) if isinstance(v, dict) else int(v) if isinstance(v, (int, np.integer)) else v
+            for k, v in state.items()}
+
+
+def decode(obj, stub=None, depth: int = 0):
+    """The value ``obj`` (from :func:`encode`) stands for; ``stub(ref)`` makes what a reference
+    stands for. Anything else raises ``WireError``."""
+    if depth > 20:
+        raise WireError("nested too deep")
+    if obj is None or isinstance(obj, (bool, str, int, float)):
+        return obj
+    if not isinstance(obj, dict):
+        raise WireError(f"unexpected {type(obj).__name__}")
+    if "__float__" in obj:
+        text = obj["__float__"]
+        if text not in ("nan", "inf", "-inf"):
+            raise WireError("bad float")
+        return float(text)
+    if "__nd__" in obj:
+        dtype = np.dtype(obj["__nd__"])
+        if dtype.kind not in KINDS:
+            raise WireError(f"array dtype {dtype}")
+        shape = tuple(int(n) for n in obj["shape"])
+        raw = base64.b64decode(obj["data"], validate=True)
+        if any(n < 0 for n in shape) or len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+            raise WireError("array size does not match its shape")
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if "__rng__" in obj:
+        kind = obj["__rng__"]
+        if kind not in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937"):
+            raise WireError(f"bit generator {kind!r}")
+        bits = getattr(np.random, kind)()
+        bits.state = obj["state"]
+        return np.random.Generator(bits)
+    if "__seq__" in obj:
+        items = [decode(v, stub, depth + 1) for v in obj["items"]]
+        return tuple(items) if obj["__seq__"] == "tuple" else items
+    if "__dict__" in obj:
+        return {str(k): decode(v, stub, depth + 1) for k, v in obj["__dict__"].items()}
+    if "__ref__" in obj and stub is not None:
+        return stub(int(obj["__ref__"]))
+    raise WireError("unknown value")
+
+
+def after(args) -> list:
+    """What the caller needs back of its arguments after a call: each array, each list of arrays
+    (with, per entry, whether it is still the object given) and each generator's state."""
+    back = []
+    for value, original in args:
+        if isinstance(value, np.ndarray):
+            back.append(encode(value))
+        elif isinstance(value, np.random.Generator):
+            back.append(encode(value))
+        elif isinstance(value, list) and original is not None:
+            back.append({"__list__": [[encode(v) if isinstance(v, np.ndarray) else None,
+                                       i < len(original) and v is original[i]] for i, v in enumerate(value)]})
+        else:
+            back.append(None)
+    return back
+
+
+def restore(args: list, back: list) -> None:
+    """Apply :func:`after`'s ``back`` to the caller's ``args`` (in place), skipping what does not fit."""
+    for value, new in zip(args, back):
+        if new is None:
+            continue
+        if isinstance(value, np.ndarray) and isinstance(new, dict) and "__nd__" in new:
+            got = decode(new)
+            if got.shape == value.shape and value.flags.writeable:
+                np.copyto(value, got, casting="unsafe")
+        elif isinstance(value, np.random.Generator) and isinstance(new, dict) and "__rng__" in new:
+            value.bit_generator.state = decode(new).bit_generator.state
+        elif isinstance(value, list) and isinstance(new, dict) and "__list__" in new:
+            entries = new["__list__"][:len(value) + 1000]
+            for i, (enc, same) in enumerate(entries):
+                if enc is None:
+                    continue
+                got = decode(enc)
+                kept = i < len(value) and isinstance(value[i], np.ndarray) and got.shape == value[i].shape
+                if same and kept:
+                    np.copyto(value[i], got, casting="unsafe")
+                elif i < len(value):
+                    value[i] = got
+                else:
+                    value.append(got)
+            del value[len(entries):]
+
+
+# --- one end of the wire -------------------------------------------------------------------------
+
+
+class Endpoint:
+    """One side of a pair of pipes: :meth:`call` a function on the other side, :meth:`serve` calls
+    from it. ``resolve(target)`` finds what a call names on this side (a name in the kernel's
+    namespace, or a handle); values this side cannot send as data become handles when
+    ``handles`` is True (the grader's side)."""
+
+    def __init__(self, rfd: int, wfd: int, resolve=None, handles: bool = False, timeout: float = 60):
+        self.rfd, self.wfd, self.resolve, self.timeout = rfd, wfd, resolve, timeout
+        self.objects: dict[int, object] = {}
+        self.handles = handles
+        self._buffer = b""
+        self._made: list[list] = []  # arguments of the calls this side is waiting for
+        self._answering: list[list] = []  # (arguments, lists as given) of the calls it is running
+
+    # framing
+    def send(self, message: dict) -> None:
+        data = json.dumps(message, separators=(",", ":")).encode()
+        if len(data) > LIMIT:
+            raise WireError(f"message of {len(data)} bytes, over the limit of {LIMIT}")
+        view = memoryview(struct.pack(">Q", len(data)) + data)
+        while view:
+            view = view[os.write(self.wfd, view):]
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        while len(self._buffer) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WireError("no answer in time")
+            ready, _, _ = select.select([self.rfd], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(self.rfd, 1 << 20)
+                if not chunk:
+                    raise WireError("the other side left")
+                self._buffer += chunk
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+    def receive(self, timeout: float | None = None) -> dict:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        (size,) = struct.unpack(">Q", self._read(8, deadline))
+        if size > LIMIT:
+            raise WireError(f"a message of {size} bytes, over the limit of {LIMIT}")
+        try:
+            message = json.loads(self._read(size, deadline))
+        except ValueError as err:
+            raise WireError(f"not JSON ({err})") from None
+        if not isinstance(message, dict) or not isinstance(message.get("op"), str):
+            raise WireError("not a message")
+        return message
+
+    # values
+    def _handle(self, value) -> int:
+        if not self.handles:
+            raise TypeError(f"a {type(value).__name__}")
+        key = len(self.objects) + 1
+        self.objects[key] = value
+        return key
+
+    def _stub(self, ref: int):
+        endpoint = self
+
+        class Handle:  # a function or object that lives on the other side
+            def __call__(self, *args, **kwargs):
+                return endpoint.call({"ref": ref}, args, kwargs)
+
+            def __getattr__(self, name):
+                if name.startswith("_"):
+                    raise AttributeError(name)
+                return lambda *args, **kwargs: endpoint.call({"ref": ref, "method": name}, args, kwargs)
+
+        return Handle()
+
+    # calls
+    def call(self, target: dict, args=(), kwargs=None):
+        """Call ``target`` on the other side with ``args``; serve its calls back meanwhile; return
+        what it returned (the arrays and lists among ``args`` updated as the other side left them),
+        or raise :class:`RemoteError`."""
+        kwargs = kwargs or {}
+        message = {"op": "call", "target": target, "args": [encode(a, self._handle) for a in args],
+                   "kwargs": {k: encode(v, self._handle) for k, v in kwargs.items()}}
+        if self._answering:  # a call back: the caller's arguments as they are now (x being perturbed)
+            message["sync"] = after(self._answering[-1])
+        self.send(message)
+        self._made.append(list(args))
+        try:
+            return self._wait(args)
+        finally:
+            self._made.pop()
+
+    def _wait(self, args):
+        while True:
+            message = self.receive()
+            op = message["op"]
+            if op == "call":
+                self._answer(message)
+            elif op == "return":
+                restore(list(args), list(message.get("after") or [])[:len(args)])
+                return decode(message.get("value"), self._stub)
+            elif op == "raise":
+                kind, text, inner, line = (str(message.get(k, ""))[:TEXT]
+                                           for k in ("kind", "message", "inner", "line"))
+                raise RemoteError(kind or "Exception", text, inner, line)
+            else:
+                raise WireError(f"unexpected {op!r}")
+
+    def _answer(self, message: dict) -> None:
+        try:
+            target = message.get("target") or {}
+            fn = self.objects.get(target.get("ref")) if "ref" in target else self.resolve(target)
+            if fn is None:
+                raise NameError(f"{target.get('name', 'that function')} is not defined")
+            if target.get("method"):
+                fn = getattr(fn, str(target["method"]))
+            if message.get("sync") and self._made:
+                restore(self._made[-1], list(message["sync"]))
+            args = [decode(a, self._stub) for a in message.get("args", [])]
+            kwargs = {str(k): decode(v, self._stub) for k, v in (message.get("kwargs") or {}).items()}
+            originals = [list(a) if isinstance(a, list) else None for a in args]
+            self._answering.append(list(zip(args, originals)))
+            try:
+                value = fn(*args, **kwargs)
+            finally:
+                self._answering.pop()
+            try:
+                encoded = encode(value, self._handle if self.handles else None)
+            except TypeError as err:
+                raise TypeError(f"returned {err}, not numbers, arrays or lists of them") from None
+            reply = {"op": "return", "value": encoded, "after": after(list(zip(args, originals)))}
+        except (KeyboardInterrupt, SystemExit, WireError):
+            raise
+        except BaseException as err:  # the function raised: its class, message and line cross
+            reply = {"op": "raise", "kind": type(err).__name__, "message": str(err)[:TEXT], **_where(err)}
+        self.send(reply)
+
+    def serve(self, timeout: float | None = None) -> None:
+        """Answer calls until the other side says ``bye`` or leaves."""
+        while True:
+            try:
+                message = self.receive(timeout)
+            except WireError:
+                return
+            if message["op"] == "bye":
+                return
+            if message["op"] == "call":
+                self._answer(message)
+
+
+def _where(err: BaseException) -> dict:
+    """The innermost function ``err`` was raised in, and the last line of it in a notebook cell."""
+    frames = traceback.extract_tb(err.__traceback__)
+    inner = frames[-1].name if frames else ""
+    line = ""
+    for frame in frames:
+        if "ipykernel" in frame.filename or frame.filename.startswith("<"):
+            line = (frame.line or "").strip() or line
+    return {"inner": inner[:200], "line": line[:300]}
