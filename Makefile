@@ -30,7 +30,7 @@ CELL_TIMEOUT ?= 300
 CHECK = TP_QUICK=1 OMP_NUM_THREADS=1 $(1)/python -m pytest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) tests $(NOTEBOOKS)
 
-.PHONY: help venv lab test test-lowest test-newest newest-refresh lint unit notebooks bench bench-accuracy student publish-student \
+.PHONY: help venv sandbox lab test test-lowest test-newest newest-refresh lint unit notebooks bench bench-accuracy student publish-student \
         grade html badges clean
 
 help:
@@ -65,7 +65,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 # Unit tests and nbval in one pytest run, so CI gets one summary line.
-test: $(STAMP) lint
+test: $(STAMP) lint sandbox
 	$(call CHECK,$(BIN))
 
 # The lowest versions requirements.txt admits (constraints-lowest.txt instead of
@@ -78,7 +78,7 @@ $(LOWEST_STAMP): requirements.txt constraints-lowest.txt pyproject.toml
 	$(LOWEST_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(LOWEST_STAMP)
 
-test-lowest: $(LOWEST_STAMP)
+test-lowest: $(LOWEST_STAMP) sandbox
 	$(LOWEST_BIN)/ruff check .
 	$(call CHECK,$(LOWEST_BIN))
 
@@ -93,7 +93,7 @@ $(NEWEST_STAMP): requirements.txt pyproject.toml
 	$(NEWEST_BIN)/python -m pip list --disable-pip-version-check --format=freeze > $(NEWEST)/versions.txt
 	@touch $(NEWEST_STAMP)
 
-test-newest: $(if $(NEWEST_REFRESH),newest-refresh,) $(NEWEST_STAMP)
+test-newest: $(if $(NEWEST_REFRESH),newest-refresh,) $(NEWEST_STAMP) sandbox
 	@grep -iE '^(numpy|pandas|matplotlib|torch|triton|tensorflow|tensorflow-cpu|keras|codecarbon)==' \
 	    $(NEWEST)/versions.txt | tr '\n' ' '; echo
 	$(NEWEST_BIN)/ruff check .
@@ -122,8 +122,19 @@ student: $(STAMP)
 publish-student: $(STAMP)
 	$(BIN)/python tools/publish.py
 
+# The grader runs each submission in a bubblewrap sandbox (tools/sandbox.py): bwrap is installed
+# here when missing (apt-get, as root), else the rule says how. `make test` grades hostile
+# submissions in it too.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "make: the grader's sandbox needs bubblewrap: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)" >&2; exit 1; \
+	  fi; }
+
 # GRADE_ARGS: e.g. --jobs 2 --cell-timeout 120 --timeout 600 (python tools/grade.py --help)
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	$(BIN)/python tools/grade.py $(if $(SUBMISSIONS),"$(SUBMISSIONS)",) $(GRADE_ARGS)
 
 html: $(STAMP)

@@ -114,29 +114,53 @@ def match(name: str, course: dict[str, Assignment]) -> str | None:
     return None
 
 
+def shown(name: str) -> str:
+    """A file or folder name as text that can be written anywhere: bytes that are not UTF-8
+    (kept by Python as surrogates) and control characters become ``?``."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\ufffd", "?")
+    return "".join(c if c.isprintable() and c not in "/\\" else "?" for c in text) or "?"
+
+
 def find_submissions(folder: Path, course: dict[str, Assignment]) -> tuple[list[tuple], list[str]]:
     """``[(student, notebook, path, other files found for it)]`` and the files skipped, each
-    with the reason."""
+    with the reason. Symbolic links are reported and never followed; a student's folder without
+    a notebook of the course is reported too."""
     found, skipped = [], []
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_symlink():
+            skipped.append(f"{shown(entry.name)}: a symbolic link, not followed (hand in files, not links)")
+            continue
         if not entry.is_dir():
-            skipped.append(f"{entry.name}: not in a student's folder (SUBMISSIONS/<student>/<notebook>)")
+            skipped.append(f"{shown(entry.name)}: not in a student's folder "
+                           "(SUBMISSIONS/<student>/<notebook>)")
             continue
         candidates: dict[str, list[Path]] = {}
-        for path in sorted(entry.rglob("*")):
-            if not path.is_file() or any(p.startswith(".") for p in path.relative_to(entry).parts):
-                continue
-            notebook = match(path.name, course)
-            if notebook is None:
-                skipped.append(f"{entry.name}/{path.relative_to(entry)}: matches no notebook of the course")
-            else:
-                candidates.setdefault(notebook, []).append(path)
+        for top, dirs, files in os.walk(entry, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(f for f in files if not f.startswith(".")):
+                path = Path(top) / name
+                rel = shown(str(path.relative_to(entry)))
+                notebook = match(name, course)
+                if path.is_symlink():
+                    skipped.append(f"{shown(entry.name)}/{rel}: a symbolic link, not followed")
+                elif not path.is_file():
+                    skipped.append(f"{shown(entry.name)}/{rel}: not a regular file")
+                elif notebook is None:
+                    skipped.append(f"{shown(entry.name)}/{rel}: matches no notebook of the course")
+                else:
+                    candidates.setdefault(notebook, []).append(path)
+            for d in dirs:
+                if (Path(top) / d).is_symlink():
+                    skipped.append(f"{shown(entry.name)}/{shown(str((Path(top) / d).relative_to(entry)))}: "
+                                   "a symbolic link, not followed")
+        if not candidates:
+            skipped.append(f"{shown(entry.name)}: no notebook of the course in this student's folder")
         for notebook, paths in candidates.items():
             # the exact name, then any notebook file, the most recent first, then anything else
-            paths.sort(key=lambda p: (p.name != notebook, p.suffix != ".ipynb", -p.stat().st_mtime))
-            found.append((entry.name, notebook, paths[0], paths[1:]))
+            paths.sort(key=lambda p: (p.name != notebook, p.suffix != ".ipynb", -p.lstat().st_mtime))
+            found.append((shown(entry.name), notebook, paths[0], paths[1:]))
     return found, skipped
 
 
@@ -148,13 +172,14 @@ def _first_line(source: str) -> str:
 
 
 def _locate(nb, grade_id: str, cell_type: str, by_content) -> int | None:
-    """Index of the cell with ``grade_id`` (the last one if copied), else of the last cell of
-    that type without nbgrader metadata for which ``by_content(cell source)`` holds."""
-    ids = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    """Index of the last cell of ``cell_type`` with ``grade_id``, else of the last cell of that type
+    for which ``by_content(cell source)`` holds (a cell whose id was lost or changed, or given to a
+    cell of the other type)."""
+    ids = [i for i, c in enumerate(nb.cells) if c.cell_type == cell_type
+           and c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
     if ids:
-        return ids[-1] if nb.cells[ids[-1]].cell_type == cell_type else None
-    same = [i for i, c in enumerate(nb.cells) if c.cell_type == cell_type and "nbgrader" not in c.metadata
-            and by_content(c.source)]
+        return ids[-1]
+    same = [i for i, c in enumerate(nb.cells) if c.cell_type == cell_type and by_content(c.source)]
     return same[-1] if same else None
 
 
@@ -454,9 +479,6 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
         executed, status, stopped = _read_back(io, nb)
         if not status and not stopped:
             stopped = "the notebook did not run"
-        if stopped and "could not start" in stopped:
-            tail = log.read_bytes()[-600:].decode("utf-8", "replace").strip()
-            stopped += f" ({tail.splitlines()[-1][:200]})" if tail else ""
     return Run(executed, status, stopped, verdicts)
 
 
@@ -546,7 +568,8 @@ def grade(student: str, path: Path, assignment: Assignment, *, course: Path | No
     check_cells = set(checks.values())
     others = [(i, _error(c)) for i, c in enumerate(nb.cells) if i in status and i not in check_cells]
     for i, error in [(i, e) for i, e in others if e][:5]:
-        result.notes.append(f"{where(nb, i).capitalize()} raised {error.splitlines()[0][:300]}")
+        cell = where(nb, i)
+        result.notes.append(f"{cell[0].upper()}{cell[1:]} raised {error.splitlines()[0][:300]}")
     result.seconds = time.monotonic() - start
     return result
 
@@ -677,8 +700,8 @@ def _grade_all(found, course, courses, submissions, cell_timeout, timeout, jobs,
         student, notebook, path, others = item
         result = grade(student, path, course[notebook], course=courses[notebook[:2]],
                        cell_timeout=cell_timeout, timeout=timeout)
-        result.notes += [f"Also found `{p.relative_to(submissions / student)}`, not graded "
-                         f"(graded: `{path.relative_to(submissions / student)}`)." for p in others]
+        inside = lambda p: shown(str(Path(*p.relative_to(submissions).parts[1:])))  # noqa: E731
+        result.notes += [f"Also found `{inside(p)}`, not graded (graded: `{inside(path)}`)." for p in others]
         log(f"  {student:<20} {Path(notebook).stem:<30} {_fmt(sum(result.points.values()))}"
             f"/{_fmt(course[notebook].max_points)}  ({result.seconds:.0f} s)")
         return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,10 +68,20 @@ def run(io: Path, cell_timeout: int, timeout: int, serve_timeout: int) -> None:
                 break
             client.timeout = limit = int(min(cell_timeout, left))
             start = time.monotonic()
+            # a cell that ignores the interrupt sent at its time limit: its kernel is killed
+            process = getattr(client.km.provisioner, "process", None)
+            killer = threading.Timer(limit + 3, lambda p=process: p is not None and p.poll() is None
+                                     and p.kill())
+            killer.start()
             try:
                 client.execute_cell(cell, index)
             except DeadKernelError:
-                stopped = f"the kernel died while running {where(nb, index)} (out of memory, or an exit?)"
+                if time.monotonic() - start >= limit - 0.5:  # killed because it would not stop
+                    stopped = (f"{where(nb, index)} ran past the time limit of {limit} s and would not stop "
+                               "when interrupted (a loop that ignores KeyboardInterrupt?)")
+                    status[index] = "timeout"
+                else:
+                    stopped = f"the kernel died while running {where(nb, index)} (out of memory, or an exit?)"
                 break
             except Exception as err:  # a cell that would not stop, or nbclient itself failed
                 late = time.monotonic() - start >= limit - 0.5
@@ -79,6 +90,8 @@ def run(io: Path, cell_timeout: int, timeout: int, serve_timeout: int) -> None:
                            f"({type(err).__name__}: {str(err)[:200]})")
                 status[index] = "timeout" if late else "ran"
                 break
+            finally:
+                killer.cancel()
             status[index] = "timeout" if time.monotonic() - start >= limit - 0.5 else "ran"
         save()
         (io / "ready").write_text("")

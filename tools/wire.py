@@ -64,6 +64,8 @@ def encode(value, handle=None, depth: int = 0):
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in KINDS:
             raise TypeError(f"an array of {value.dtype}")
+        if value.nbytes > LIMIT // 2:
+            raise TypeError(f"an array of {value.nbytes} bytes, over the limit of {LIMIT // 2}")
         data = np.ascontiguousarray(value)
         return {"__nd__": data.dtype.str, "shape": list(data.shape),
                 "data": base64.b64encode(data.tobytes()).decode("ascii")}
