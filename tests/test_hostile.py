@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the tricks are code as a student writes it, one string per line)
 """Hostile submissions of notebook 01, graded in the sandbox (tools/grade.py, tools/sandbox.py).
 
 Each submission is notebook 01 cut down to its exercises (their cells and self-checks, blank
