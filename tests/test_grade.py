@@ -230,3 +230,45 @@ def test_the_grader_uses_the_instructors_metadata_from_the_markers(tmp_path):
     assert course[NAME].max_points == 3  # the declared 2 points were in the metadata removed here
     assert exercises.graded_items(course[NAME].nb)[-1]["kind"] == "question"
     assert os.listdir(tmp_path / "src") == [NAME]
+
+
+def test_the_course_a_submission_runs_against_holds_none_of_its_answers(tmp_path):
+    """The copy of the course a submission of 01 runs against: no notebook, and the answers of 01
+    (the reference network, one_hot, numerical_gradient, 01's self-checks) are stubs that raise."""
+    import subprocess
+
+    course = grade.grading_course(tmp_path / "01", "01")
+    assert not list(course.rglob("*.ipynb"))
+    assert "np.maximum" not in (course / "utils" / "reference.py").read_text()
+    probe = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+             "import numpy as np, utils\n"
+             "assert utils.__file__.startswith(sys.argv[1]), utils.__file__\n"
+             "from utils import reference, data, checks\n"
+             "from utils.checks import core\n"
+             "for fn, args in [(reference.relu, (np.ones(2),)), (reference.forward, (None, None)),\n"
+             "                 (data.one_hot, ([1],)), (core.numerical_gradient, (None, None)),\n"
+             "                 (checks.check_relu, (abs,))]:\n"
+             "    try:\n"
+             "        fn(*args)\n"
+             "    except RuntimeError as err:\n"
+             "        assert 'not available while grading' in str(err)\n"
+             "    else:\n"
+             "        raise SystemExit(fn.__name__ + ' still works')\n"
+             "print(core.rel_error(1.0, 1.0), data.load_dataset.__name__)")
+    out = subprocess.run([sys.executable, "-c", probe, str(course)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0.0", "load_dataset"]  # what is not an answer still works
+    for key in grade.ANSWERS:  # every function named there exists (else the copy would keep it)
+        grade.grading_course(tmp_path / key, key)
+
+
+def test_judged_exercises_are_read_from_their_check_cell():
+    assert grade.judged_call("checks.check_relu(relu)") == ("check_relu", ["relu"])
+    assert grade.judged_call("checks.check_parameter_count(n_parameters, width_for)\nprint(1)") == (
+        "check_parameter_count", ["n_parameters", "width_for"])
+    assert grade.judged_call("checks.check_train_epoch(train_epoch, device)") is None  # not in JUDGED
+    assert grade.judged_call("checks.check_relu(lambda z: z)") is None
+    assert grade.judged_call("def (") is None
+    from utils import checks
+
+    assert all(callable(getattr(checks, name)) for name in grade.JUDGED)

@@ -1,0 +1,128 @@
+"""The grader's wire (tools/wire.py): only data crosses, in both directions, and what a call does to
+its arguments comes back; anything else is refused with a message. Two endpoints over pipes, one
+served in a thread as the kernel would."""
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import grade  # noqa: E402
+import wire  # noqa: E402
+
+
+@pytest.fixture
+def pair():
+    """(grader's endpoint, the namespace the 'kernel' thread serves)."""
+    a_r, b_w = os.pipe()
+    b_r, a_w = os.pipe()
+    namespace = {}
+    kernel = wire.Endpoint(b_r, b_w, resolve=lambda t: namespace.get(t.get("name")), timeout=5)
+    thread = threading.Thread(target=kernel.serve, kwargs={"timeout": 5}, daemon=True)
+    thread.start()
+    grader = wire.Endpoint(a_r, a_w, handles=True, timeout=5)
+    yield grader, namespace
+    grader.send({"op": "bye"})
+    thread.join(5)
+
+
+def test_arrays_numbers_and_containers_round_trip(pair):
+    grader, ns = pair
+    ns["echo"] = lambda *a, **k: (a, k)
+    value = [np.arange(6, dtype=np.float32).reshape(2, 3), 3, 2.5, float("nan"), True, None, "text",
+             (np.int64(7), {"k": np.array([True, False])})]
+    args, kwargs = grader.call({"name": "echo"}, value, {"key": np.eye(2)})
+    assert args[0].dtype == np.float32 and np.array_equal(args[0], value[0])
+    assert args[1:3] == (3, 2.5) and np.isnan(args[3]) and args[4:7] == (True, None, "text")
+    assert args[7][0] == 7 and np.array_equal(args[7][1]["k"], [True, False])
+    assert np.array_equal(kwargs["key"], np.eye(2))
+
+
+def test_what_a_call_does_to_its_arguments_comes_back(pair):
+    grader, ns = pair
+
+    def update(params, x, rng):
+        params[0] -= 1  # in place: the caller's array changes
+        params[1] = params[1] * 2  # a new array in the list: the caller's list changes
+        x[...] = 5
+        rng.permutation(10)
+
+    ns["update"] = update
+    kept = np.ones(3)
+    params, x, rng = [kept, np.ones(2)], np.zeros(4), np.random.default_rng(0)
+    grader.call({"name": "update"}, (params, x, rng))
+    expected_rng = np.random.default_rng(0)
+    expected_rng.permutation(10)
+    assert params[0] is kept and np.array_equal(kept, [0, 0, 0]) and np.array_equal(params[1], [2, 2])
+    assert np.array_equal(x, [5, 5, 5, 5])
+    assert rng.integers(1 << 30) == expected_rng.integers(1 << 30)  # the generator moved on as there
+
+
+def test_a_function_given_as_argument_is_called_back_with_the_arguments_as_they_are(pair):
+    grader, ns = pair
+
+    def perturb(f, x):  # a numerical gradient: x is changed in place, f reads it
+        out = []
+        for i in range(len(x)):
+            x[i] += 1
+            out.append(f())
+            x[i] -= 1
+        return out
+
+    ns["perturb"] = perturb
+    x = np.arange(3.0)
+    assert grader.call({"name": "perturb"}, (lambda: float(x.sum()), x)) == [4.0, 4.0, 4.0]
+    assert np.array_equal(x, [0, 1, 2])
+
+
+def test_an_error_crosses_as_its_class_message_and_line(pair):
+    grader, ns = pair
+
+    def broken(z):
+        raise NotImplementedError("relu: not written yet")
+
+    ns["relu"] = broken
+    with pytest.raises(wire.RemoteError) as info:
+        grader.call({"name": "relu"}, (np.zeros(2),))
+    assert info.value.kind == "NotImplementedError" and info.value.inner == "broken"
+    rebuilt = grade._rebuilt(info.value)
+    assert isinstance(rebuilt, NotImplementedError) and rebuilt.remote_inner == "broken"
+    with pytest.raises(wire.RemoteError, match="not defined"):
+        grader.call({"name": "missing"}, ())
+
+
+@pytest.mark.parametrize("returned, why", [
+    (lambda: np.array([object()]), "array of object"),
+    (lambda: object(), "a object"),
+    (lambda: {1: 2}, "a dict"),
+    (lambda: np.zeros(wire.LIMIT // 8 + 1), "over the limit"),
+])
+def test_what_is_not_data_is_refused_on_the_kernels_side(pair, returned, why):
+    grader, ns = pair
+    ns["f"] = returned
+    with pytest.raises(wire.RemoteError, match=why):
+        grader.call({"name": "f"}, ())
+
+
+def test_the_grader_refuses_what_is_not_a_message():
+    r, w = os.pipe()
+    end = wire.Endpoint(r, w, timeout=2)
+    os.write(w, (10).to_bytes(8, "big") + b"not json!!")
+    with pytest.raises(wire.WireError, match="not JSON"):
+        end.receive()
+    os.write(w, (wire.LIMIT + 1).to_bytes(8, "big"))
+    with pytest.raises(wire.WireError, match="over the limit"):
+        end.receive()
+    with pytest.raises(wire.WireError, match="bit generator|unknown"):
+        wire.decode({"__rng__": "os.system", "state": {}})
+    with pytest.raises(wire.WireError, match="dtype"):
+        wire.decode({"__nd__": "|O", "shape": [1], "data": ""})
+    with pytest.raises(wire.WireError, match="size"):
+        wire.decode({"__nd__": "<f8", "shape": [3], "data": "AAAA"})
+    with pytest.raises(wire.WireError, match="no answer in time"):
+        wire.Endpoint(*os.pipe(), timeout=0.2).receive()
