@@ -1,7 +1,7 @@
 """Grade the notebooks students hand back (make grade SUBMISSIONS=DIR).
 
     python tools/grade.py SUBMISSIONS [--source notebooks] [--out build/grades]
-                          [--cell-timeout 120] [--timeout 600] [--jobs 1]
+                          [--cell-timeout 120] [--timeout 600] [--jobs 1] [--unsafe-no-sandbox]
 
 SUBMISSIONS holds one folder per student, named after the student, with that student's
 notebooks under their course file names (``NN_`` prefix enough; Colab's "Copy of " is fine;
@@ -11,21 +11,25 @@ sub-folders are searched, hidden ones skipped)::
     SUBMISSIONS/bob/01_numpy_one_hidden_layer.ipynb
     SUBMISSIONS/bob/03_pytorch.ipynb
 
-Each submission runs on a fresh kernel, in quick mode (``TP_QUICK=1``), in the course's
-``notebooks/`` folder (``--source``), with its results in a temporary folder, a time limit per
-cell (an endless loop is interrupted) and one per notebook (then the kernel is killed). Before it
-runs, each self-check cell is replaced by the instructor's version, found by its nbgrader
-``grade_id`` (or, for a cell that lost its metadata, by its unchanged source): an edited check
-cannot pass, a deleted one scores nothing. An exercise earns its points when its exercise cell
-is there and its self-check runs without error. Questions are graded by hand. Written to
-``--out`` (default ``build/grades/``):
+Each submission runs in a sandbox (tools/sandbox.py: bubblewrap, an unprivileged user, no
+network, the course's utils/ and data/ read-only without the notebooks and without the answers
+of the notebook graded, :data:`ANSWERS`), on a fresh kernel, in quick mode, with a time limit
+per cell (an endless loop is interrupted, and killed if it ignores the interrupt) and one per
+notebook. Before it runs, each self-check cell is replaced by the instructor's version, found
+by its nbgrader ``grade_id`` (else by its text): an edited check cannot pass, a deleted one
+scores nothing. The exercises whose check hands the student's functions only data
+(:data:`JUDGED`) are then judged here, in the grader's process: the check runs here and calls
+the student's functions in the kernel over a data-only pipe (tools/probe.py, tools/wire.py),
+on the self-check's inputs and on hidden ones. The others earn their points when their
+self-check cell runs without error in the kernel. Questions are graded by hand. Written to
+``--out`` (default ``build/grades/``), which no submission can reach:
 
     grades.csv                        one row per submission: points per exercise, total, max,
                                       then an empty column per question for the instructor
                                       (kept from the previous grades.csv when filled in)
     feedback/<student>/<notebook>.md  each exercise passed, or its self-check's message
     answers/<notebook>/<question>.md  the model answer, then every student's answer
-    skipped.txt                       files that were not graded, and why
+    skipped.txt                       files that were not graded (links, other names), and why
 
 Anything that goes wrong in a submission (not a notebook, a missing cell, a crash, an endless
 loop, a dead kernel) costs the points concerned and a line in its feedback; the run goes on.
