@@ -32,15 +32,16 @@ import sandbox  # noqa: E402
 import student  # noqa: E402
 
 NAME = "01_numpy_one_hidden_layer.ipynb"
-CELL_TIMEOUT, TIMEOUT = 8, 90
+CELL_TIMEOUT, TIMEOUT, JUDGE_TIMEOUT = 8, 90, 15
 SECRET = "tp-hostile-secret-4f1c"  # in the grader's environment and in another student's notebook
 SITE = Path(np.__file__).resolve().parent.parent  # the site-packages the grader and kernels use
 HOME = Path.home()
 MARKER = "tp-hostile-detached-marker"
+PWNED = Path("/tmp") / "tp-hostile-pwned"  # what code run in the grader's process would write
 # What the tricks try to write, outside their sandbox: none of it may exist afterwards.
 TARGETS = [ROOT / "utils" / "checks" / "__pycache__" / "core.cpython-311.pyc.hostile", ROOT / "utils" / "hostile.py",
            ROOT / "notebooks" / "hostile.txt", SITE / "hostile.pth", SITE / "sitecustomize.py",
-           HOME / ".ipython" / "profile_default" / "startup" / "00-hostile.py", Path("/tmp") / MARKER]
+           HOME / ".ipython" / "profile_default" / "startup" / "00-hostile.py", Path("/tmp") / MARKER, PWNED]
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the grader's sandbox is Linux's bubblewrap")
 
@@ -87,7 +88,7 @@ def _visible_softmax_answers() -> dict:
 # Tricks that define the exercises' functions go after the exercise cells (which would otherwise
 # define them again); the others first, to change how the kernel runs everything after them.
 AT_END = {"reference", "check_internals", "solved_on_disk", "hard_coded", "liar_values", "huge_answer",
-          "not_data", "leaky_error", "other_students"}
+          "not_data", "leaky_error", "other_students", "handle_escape", "stale_handle", "rng_bytes", "keepalive"}
 
 TRICKS = {
     # changing how the kernel runs the checks
@@ -170,6 +171,41 @@ TRICKS = {
     "not_data": ("def softmax(z):\n    class A:\n        def __array__(self, dtype=None, copy=None):\n"
                  "            raise SystemExit\n    return A()\n"
                  "def relu(z):\n    x = []\n    for _ in range(5000):\n        x = [x]\n    return x"),
+    # the grader's side of the wire: its handles, its time, its memory
+    "handle_escape": ("def numerical_gradient(f, x, h=1e-5):\n"
+                      "    cl = type(f).__call__\n"
+                      "    c = dict(zip(cl.__code__.co_freevars, [k.cell_contents for k in cl.__closure__]))\n"
+                      "    for method in ('__getattribute__', '__reduce__', '', 'permutation'):\n"
+                      "        try:\n"
+                      "            g = c['endpoint'].call({'ref': c['ref'], 'method': method}, ('__globals__',))\n"
+                      f"            g['__builtins__']['exec'](\"open('{PWNED}', 'w').write('x')\", {{}})\n"
+                      "        except Exception:\n"
+                      "            pass\n"
+                      "    return np.zeros_like(x)"),
+    "stale_handle": ("import sys\n"
+                     "def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
+                     "    ep = sys._getframe(1).f_locals['self']\n"
+                     "    for ref in range(1, 60):  # the grader's reference backward, handed over for gradient_check\n"
+                     "        try:\n"
+                     "            ep.call({'ref': ref}, (X, np.eye(10)[y], params, (X, X, X, X)))\n"
+                     "        except Exception:\n"
+                     "            pass"),
+    "rng_bytes": ("def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
+                  "    for _ in range(3):\n"
+                  "        try:\n"
+                  "            rng.bytes(1_500_000_000)\n"
+                  "        except Exception:\n"
+                  "            rng.permutation(10**9)"),
+    "keepalive": ("def one_hot(y, num_classes=10):\n"
+                  "    import sys, signal, time\n"
+                  "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                  "    ep = sys._getframe(1).f_locals['self']\n"
+                  "    while True:\n"
+                  "        try:\n"
+                  "            ep.call({'name': 'keepalive'}, ())\n"
+                  "        except Exception:\n"
+                  "            pass\n"
+                  "        time.sleep(0.5)"),
     "leaky_error": ("import os, glob\n"
                     "def relu(z):\n"
                     "    seen = dict(os.environ)\n"
@@ -216,6 +252,9 @@ def _submissions(folder: Path) -> dict:
     os.mkdir(odd)
     nbformat.write(blank, os.fsdecode(odd + b"/" + NAME.encode()))
     (folder / "h_empty").mkdir()
+    for name, nb in (("h_tab\tname", solved), ("h_tab?name", blank)):  # both shown as h_tab?name
+        (folder / name).mkdir()
+        nbformat.write(nb, folder / name / NAME)
     return tricks
 
 
@@ -256,7 +295,7 @@ def hostile(tmp_path_factory):
     start = time.monotonic()
     try:
         assert grade.main([str(folder), "--out", str(out), "--cell-timeout", str(CELL_TIMEOUT),
-                           "--timeout", str(TIMEOUT), "--jobs", "2"]) == 0
+                           "--timeout", str(TIMEOUT), "--judge-timeout", str(JUDGE_TIMEOUT), "--jobs", "2"]) == 0
     finally:
         os.environ.pop("TP_HOSTILE_SECRET", None)
     seconds = time.monotonic() - start
@@ -292,6 +331,7 @@ def test_honest_submissions_keep_their_marks(hostile):
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_a_trick_earns_nothing(hostile, trick):
+    """Zero points (its exercises are blank), however the trick tried to change that."""
     row = hostile["rows"][f"h_{trick}"]
     assert _total(row) == 0, {k: v for k, v in row.items() if v not in ("0", "")}
 
@@ -333,7 +373,13 @@ def test_links_odd_names_and_empty_folders_are_reported(hostile):
     assert "h_symlink_folder" not in rows and "h_symlink_folder: a symbolic link, not followed" in skipped
     assert "h_link_file" not in rows and "h_link_file/01_numpy_one_hidden_layer.ipynb: a symbolic link" in skipped
     assert "h_empty: no notebook of the course" in skipped
-    assert _total(rows["h_??name"]) == 0  # graded, under a name that can be written
+    odd = [k for k in rows if k.startswith("h_??name~")]
+    assert len(odd) == 1 and _total(rows[odd[0]]) == 0  # graded, under a name that can be written
+    tabs = sorted((k, _total(rows[k])) for k in rows if k.startswith("h_tab?name~"))
+    assert len(tabs) == 2 and sorted(t for _, t in tabs) == [0, 15]  # two students, two rows, two pages
+    for key, total in tabs:
+        page = (hostile["out"] / "feedback" / key / "01_numpy_one_hidden_layer.md").read_text()
+        assert f"**Self-checks: {total:g} / 15 points**" in page
 
 
 def test_the_stopping_tricks_are_named(hostile):

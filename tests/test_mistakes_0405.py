@@ -196,7 +196,7 @@ def test_a_sweep_that_uses_a_blank_exercise_names_it():
                 rows.append(sweep_row(lr, seed, h, has_diverged(losses)))
         return rows
 
-    fails_naming(checks.check_lr_sweep, [lr_sweep], "uses `has_diverged`, which is not written yet", NB05,
+    fails_naming(checks.check_lr_sweep, [lr_sweep], "calls `has_diverged`, which is not written yet", NB05,
                  "lr_sweep")
 
 

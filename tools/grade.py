@@ -1,7 +1,8 @@
 """Grade the notebooks students hand back (make grade SUBMISSIONS=DIR).
 
     python tools/grade.py SUBMISSIONS [--source notebooks] [--out build/grades]
-                          [--cell-timeout 120] [--timeout 600] [--jobs 1] [--unsafe-no-sandbox]
+                          [--cell-timeout 120] [--timeout 600] [--judge-timeout S] [--jobs 1]
+                          [--unsafe-no-sandbox]
 
 SUBMISSIONS holds one folder per student, named after the student, with that student's
 notebooks under their course file names (``NN_`` prefix enough; Colab's "Copy of " is fine;
@@ -40,13 +41,16 @@ Exercises, points and questions come from the nbgrader metadata of the instructo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import hashlib
 import os
 import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,6 +129,15 @@ def shown(name: str) -> str:
     return "".join(c if c.isprintable() and c not in "/\\" else "?" for c in text) or "?"
 
 
+def student_name(name: str) -> str:
+    """A student's folder name as the key of their row and feedback: :func:`shown`, followed, when
+    that changed it or could stand for another folder, by 6 hex digits of the name's bytes."""
+    text = shown(name)
+    if text == name and "?" not in text and "~" not in text:
+        return text
+    return f"{text}~{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
+
+
 def find_submissions(folder: Path, course: dict[str, Assignment]) -> tuple[list[tuple], list[str]]:
     """``[(student, notebook, path, other files found for it)]`` and the files skipped, each
     with the reason. Symbolic links are reported and never followed; a student's folder without
@@ -164,7 +177,7 @@ def find_submissions(folder: Path, course: dict[str, Assignment]) -> tuple[list[
         for notebook, paths in candidates.items():
             # the exact name, then any notebook file, the most recent first, then anything else
             paths.sort(key=lambda p: (p.name != notebook, p.suffix != ".ipynb", -p.lstat().st_mtime))
-            found.append((shown(entry.name), notebook, paths[0], paths[1:]))
+            found.append((student_name(entry.name), notebook, paths[0], paths[1:]))
     return found, skipped
 
 
@@ -271,7 +284,7 @@ def grading_course(dest: Path, key: str, root: Path = ROOT) -> Path:
     the student edition but its notebooks (utils/, data/), the answers of ``key`` left out."""
     from student import course_files
 
-    for rel in course_files(root, COURSE_FILES):
+    for rel in course_files(root, COURSE_FILES, tracked_only=True):  # no stray draft of a solution
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest / rel)
     for rel, names in ANSWERS.get(key, {}).items():
@@ -347,18 +360,47 @@ def remote(endpoint, name: str):
     return fn
 
 
+class _Muted:
+    """``sys.stdout`` while the judge runs: what a check prints in this thread is dropped (its
+    PASSED line), what other threads print goes through. One swap for the whole run: swapping per
+    thread would leave the wrong stream in place when two judges overlap."""
+
+    _state = threading.local()
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return len(text) if getattr(self._state, "on", False) else self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+_MUTE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _muted():
+    with _MUTE_LOCK:
+        if not isinstance(sys.stdout, _Muted):
+            sys.stdout = _Muted(sys.stdout)
+    _Muted._state.on = True
+    try:
+        yield
+    finally:
+        _Muted._state.on = False
+
+
 def judge(endpoint, check_name: str, names: list[str], salt: int) -> str | None:
     """Run self-check ``check_name`` here, on the student's functions in the kernel: None when it
     passes on the inputs the student saw (salt 0) and on hidden ones (``salt``), else why not."""
-    import contextlib
-    import io
-
     from utils import checks
     from utils.checks import core
 
     fn = getattr(checks, check_name)
     for hidden in (0, salt):
-        with core.hidden_inputs(hidden), contextlib.redirect_stdout(io.StringIO()):
+        with core.hidden_inputs(hidden), _muted():
             try:
                 fn(*[remote(endpoint, n) for n in names])
                 continue
@@ -413,7 +455,7 @@ def _read_back(io: Path, nb):
 
 
 def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: dict,
-            memory_gib: float = 8) -> Run:
+            judge_timeout: int | None = None, memory_gib: float = 8) -> Run:
     """Run ``nb`` in a sandbox over ``course`` (tools/sandbox.py; none when ``course`` is None, at
     the instructor's risk), then judge the exercises of ``judged`` (``{grade_id: (check, names)}``).
 
@@ -431,7 +473,8 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
         for name in ("to_kernel", "from_kernel"):
             os.mkfifo(io / name, 0o600)
         python = Path(sys.executable)
-        limits = [str(cell_timeout), str(timeout), str(30 + cell_timeout * len(judged) if judged else 0)]
+        judge_timeout = judge_timeout or 30 + 2 * cell_timeout
+        limits = [str(cell_timeout), str(timeout), str(judge_timeout + 10 if judged else 0)]
         if course is None:
             argv = [str(python), str(Path(__file__).resolve().parent / "probe.py"), str(io), *limits]
             home = Path(tmp) / "home"
@@ -449,6 +492,10 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
                                        stderr=subprocess.STDOUT,
                                        preexec_fn=sandbox.limits(2 * timeout + 120, memory_gib))
         verdicts = {}
+        # past the notebook's limit and the judge's, the sandbox dies whatever the grader is doing
+        watchdog = threading.Timer(timeout + 90 + judge_timeout,
+                                   lambda: process.poll() is None and os.killpg(process.pid, signal.SIGKILL))
+        watchdog.start()
         try:
             deadline = time.monotonic() + timeout + 60
             while not (io / "ready").exists() and process.poll() is None and time.monotonic() < deadline:
@@ -457,6 +504,7 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
                 to_kernel = os.open(io / "to_kernel", os.O_RDWR)
                 from_kernel = os.open(io / "from_kernel", os.O_RDWR)
                 endpoint = wire.Endpoint(from_kernel, to_kernel, handles=True, timeout=cell_timeout)
+                endpoint.deadline = time.monotonic() + judge_timeout  # for the whole judging
                 salt = secrets.randbelow(2**31 - 1) + 1
                 try:
                     for gid, (check_name, names) in judged.items():
@@ -473,10 +521,11 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
                     os.close(to_kernel)
                     os.close(from_kernel)
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         finally:
+            watchdog.cancel()
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # bwrap, and with it the whole PID namespace
             process.wait()
@@ -516,7 +565,7 @@ def excerpt(message: str, lines: int = 30, chars: int = 2000) -> str:
 
 
 def grade(student: str, path: Path, assignment: Assignment, *, course: Path | None, cell_timeout: int,
-          timeout: int) -> Result:
+          timeout: int, judge_timeout: int | None = None) -> Result:
     """Grade one submitted file; never raises for what is in the file."""
     result = Result(student, assignment.name)
     start = time.monotonic()
@@ -546,7 +595,7 @@ def grade(student: str, path: Path, assignment: Assignment, *, course: Path | No
         if call and ex["grade_id"] in checks:
             judged[ex["grade_id"]] = call
     try:
-        run = execute(nb, course, cell_timeout, timeout, judged)
+        run = execute(nb, course, cell_timeout, timeout, judged, judge_timeout)
     except Exception as err:  # the sandbox would not start
         run = Run(nb, {}, f"the notebook could not be run ({type(err).__name__}: {str(err)[:200]})", {})
     nb, status, stopped = run.nb, run.status, run.stopped
@@ -615,7 +664,7 @@ def answers_page(assignment: Assignment, question: dict, results: list[Result]) 
     for result in results:
         answer = result.answers.get(question["grade_id"])
         text = ("*(not a notebook)*" if not result.readable else "*(the question's cell is missing)*"
-                if answer is None else answer or "*(not answered)*")
+                if answer is None else answer.replace("<", "&lt;") or "*(not answered)*")
         lines += ["---", "", f"## {result.student}", "", text, ""]
     return "\n".join(lines)
 
@@ -669,7 +718,7 @@ def write(results: list[Result], course: dict[str, Assignment], out: Path, skipp
 
 def run(submissions: Path, source: Path = ROOT / "notebooks", out: Path = ROOT / "build" / "grades",
         cell_timeout: int = 120, timeout: int = 600, jobs: int = 1, log=print,
-        sandboxed: bool = True) -> list[Result]:
+        sandboxed: bool = True, judge_timeout: int | None = None) -> list[Result]:
     """Grade every submission in ``submissions``; write the results into ``out``. ``sandboxed=False``
     runs the submissions as the grader's own user, with the instructor's files in reach."""
     if sandboxed:
@@ -694,16 +743,18 @@ def run(submissions: Path, source: Path = ROOT / "notebooks", out: Path = ROOT /
     with tempfile.TemporaryDirectory(prefix="tp-course-") as tmp:
         courses = {n[:2]: grading_course(Path(tmp) / n[:2], n[:2]) if sandboxed else None
                    for n in {notebook for _, notebook, _, _ in found}}
-        results = _grade_all(found, course, courses, submissions, cell_timeout, timeout, jobs, log)
+        results = _grade_all(found, course, courses, submissions, cell_timeout, timeout, judge_timeout, jobs,
+                             log)
     write(results, course, out, skipped)
     return results
 
 
-def _grade_all(found, course, courses, submissions, cell_timeout, timeout, jobs, log) -> list[Result]:
+def _grade_all(found, course, courses, submissions, cell_timeout, timeout, judge_timeout, jobs,
+               log) -> list[Result]:
     def one(item):
         student, notebook, path, others = item
         result = grade(student, path, course[notebook], course=courses[notebook[:2]],
-                       cell_timeout=cell_timeout, timeout=timeout)
+                       cell_timeout=cell_timeout, timeout=timeout, judge_timeout=judge_timeout)
         inside = lambda p: shown(str(Path(*p.relative_to(submissions).parts[1:])))  # noqa: E731
         result.notes += [f"Also found `{inside(p)}`, not graded (graded: `{inside(path)}`)." for p in others]
         log(f"  {student:<20} {Path(notebook).stem:<30} {_fmt(sum(result.points.values()))}"
@@ -725,6 +776,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per notebook (default 600)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    parser.add_argument("--judge-timeout", type=int, default=None,
+                        help="seconds to judge a notebook's exercises once it has run "
+                             "(default 30 + 2 x the cell timeout)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run submissions without a sandbox, as your own user: a submission can then "
                              "read the solutions, your files and the other submissions, and change them")
@@ -736,7 +790,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     try:
         results = run(args.submissions, args.source, args.out, args.cell_timeout, args.timeout, args.jobs,
-                      sandboxed=not args.unsafe_no_sandbox)
+                      sandboxed=not args.unsafe_no_sandbox, judge_timeout=args.judge_timeout)
     except ValueError as err:
         print(f"grade: {err}", file=sys.stderr)
         return 2

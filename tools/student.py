@@ -161,11 +161,13 @@ def title(nb) -> str:
     return ""
 
 
-def course_files(root: Path, names: list[str]) -> list[Path]:
-    """The files under ``names`` (relative to ``root``) that git tracks or would track: no
-    caches, no downloaded data sets. Outside a git repository: every file but caches."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                              *names], cwd=root, capture_output=True, text=True)
+def course_files(root: Path, names: list[str], tracked_only: bool = False) -> list[Path]:
+    """The files under ``names`` (relative to ``root``) that git tracks or would track (only
+    those it tracks, with ``tracked_only``): no caches, no downloaded data sets. Outside a git
+    repository: every file but caches."""
+    others = [] if tracked_only else ["--others", "--exclude-standard"]
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", *others, "--", *names], cwd=root,
+                             capture_output=True, text=True)
     if listing.returncode == 0:
         files = [Path(p) for p in listing.stdout.split("\0") if p]
         return sorted(p for p in files if (root / p).is_file())

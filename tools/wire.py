@@ -29,6 +29,7 @@ import traceback
 import numpy as np
 
 LIMIT = 64 * 2**20  # bytes per message
+CALLS_BACK = 10_000  # calls back the other side may make during one call
 TEXT = 2000  # characters kept of a string or an error message
 KINDS = "biuf"  # bool, int, unsigned, float: the array dtypes that may cross
 
@@ -184,6 +185,7 @@ class Endpoint:
         self.objects: dict[int, object] = {}
         self.handles = handles
         self._buffer = b""
+        self.deadline = float("inf")  # no message is awaited past this time (time.monotonic())
         self._made: list[list] = []  # arguments of the calls this side is waiting for
         self._answering: list[list] = []  # (arguments, lists as given) of the calls it is running
 
@@ -211,7 +213,7 @@ class Endpoint:
         return data
 
     def receive(self, timeout: float | None = None) -> dict:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        deadline = min(time.monotonic() + (self.timeout if timeout is None else timeout), self.deadline)
         (size,) = struct.unpack(">Q", self._read(8, deadline))
         if size > LIMIT:
             raise WireError(f"a message of {size} bytes, over the limit of {LIMIT}")
@@ -227,7 +229,7 @@ class Endpoint:
     def _handle(self, value) -> int:
         if not self.handles:
             raise TypeError(f"a {type(value).__name__}")
-        key = len(self.objects) + 1
+        self._count = key = getattr(self, "_count", 0) + 1
         self.objects[key] = value
         return key
 
@@ -251,6 +253,7 @@ class Endpoint:
         what it returned (the arrays and lists among ``args`` updated as the other side left them),
         or raise :class:`RemoteError`."""
         kwargs = kwargs or {}
+        before = set(self.objects)
         message = {"op": "call", "target": target, "args": [encode(a, self._handle) for a in args],
                    "kwargs": {k: encode(v, self._handle) for k, v in kwargs.items()}}
         if self._answering:  # a call back: the caller's arguments as they are now (x being perturbed)
@@ -261,12 +264,18 @@ class Endpoint:
             return self._wait(args)
         finally:
             self._made.pop()
+            for key in set(self.objects) - before:  # a handle lives as long as the call it was made for
+                del self.objects[key]
 
     def _wait(self, args):
+        answered = 0
         while True:
             message = self.receive()
             op = message["op"]
             if op == "call":
+                answered += 1
+                if answered > CALLS_BACK:
+                    raise WireError(f"over {CALLS_BACK} calls back during one call")
                 self._answer(message)
             elif op == "return":
                 restore(list(args), list(message.get("after") or [])[:len(args)])
@@ -281,11 +290,22 @@ class Endpoint:
     def _answer(self, message: dict) -> None:
         try:
             target = message.get("target") or {}
-            fn = self.objects.get(target.get("ref")) if "ref" in target else self.resolve(target)
-            if fn is None:
-                raise NameError(f"{target.get('name', 'that function')} is not defined")
-            if target.get("method"):
-                fn = getattr(fn, str(target["method"]))
+            if not isinstance(target, dict):
+                raise NameError("not a function")
+            if "ref" in target:
+                fn = self.objects.get(target["ref"])
+                if fn is None:
+                    raise NameError("that function is no longer available: it was given for another call")
+            else:
+                fn = self.resolve(target) if self.resolve is not None else None
+                if fn is None:
+                    raise NameError(f"{str(target.get('name', 'that function'))[:100]} is not defined")
+            if target.get("method") is not None:
+                # only the methods the object lists: never attributes, dunders or the object's module
+                method = str(target["method"])
+                if method not in getattr(type(fn), "WIRE_METHODS", ()):
+                    raise AttributeError(f"{type(fn).__name__}.{method[:100]} cannot be called from here")
+                fn = getattr(fn, method)
             if message.get("sync") and self._made:
                 restore(self._made[-1], list(message["sync"]))
             args = [decode(a, self._stub) for a in message.get("args", [])]
@@ -297,7 +317,7 @@ class Endpoint:
             finally:
                 self._answering.pop()
             try:
-                encoded = encode(value, self._handle if self.handles else None)
+                encoded = encode(value)  # what a call returns is data, never a handle
             except TypeError as err:
                 raise TypeError(f"returned {err}, not numbers, arrays or lists of them") from None
             reply = {"op": "return", "value": encoded, "after": after(list(zip(args, originals)))}

@@ -17,58 +17,15 @@ import functools
 import inspect
 import math
 import numbers
-import traceback
 
 import numpy as np
 
-from utils.checks.core import ROWS_HINT, Check, CheckFailed, diagnose, explain_error, fail, seeded
+from utils.checks.core import Check, diagnose, fail, seeded
 
 __all__ = ["check_activations", "check_parameter_count", "check_run_config"]
 
 
 # --- calling the student's function ------------------------------------------------------
-
-
-def _raised_in(err: BaseException) -> str | None:
-    """Name of the function of the innermost frame that raised ``err``, when it is the
-    student's code (not a library)."""
-    if getattr(err, "remote_inner", ""):  # raised in the student's kernel while grading
-        return err.remote_inner
-    frames = traceback.extract_tb(err.__traceback__)
-    if not frames:
-        return None
-    last = frames[-1]
-    if "site-packages" in last.filename or "/utils/" in last.filename.replace("\\", "/"):
-        return None
-    return last.name
-
-
-def call(check: Check, fn, *args, shape_hint: str | None = None, **kwargs):
-    """Like ``Check.call``, and when the NotImplementedError comes from another
-    exercise that ``fn`` uses (a stub not written yet), say which one. ``shape_hint``
-    replaces the hint about layers that follows a shape error."""
-    __tracebackhide__ = True  # noqa: F841
-    if not callable(fn):
-        return check.call(fn, *args, **kwargs)  # explains "expected a function"
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError as err:
-        inner = _raised_in(err)
-        name = getattr(fn, "__name__", "")
-        if inner and name and inner not in (name, "<module>"):
-            message = (f"{check.exercise}: it uses `{inner}`, which is not written yet. Write that exercise "
-                       "first, run its cell and its check, then this one again.")
-        else:
-            message = (f"{check.exercise}: not written yet. Replace `raise NotImplementedError(...)` "
-                       "with your code, run that cell, then this one again.")
-    except CheckFailed:
-        raise
-    except Exception as err:  # a crash inside the student's code, explained
-        explained = explain_error(err)
-        if shape_hint:
-            explained = explained.replace(ROWS_HINT, shape_hint)
-        message = f"{check.exercise}: {explained}"
-    fail(message)
 
 
 def _is_number(value) -> bool:
@@ -199,10 +156,10 @@ def _compare_values(check: Check, part: str, got, expected, z, mistakes) -> bool
 def _finite_difference_agrees(check: Check, f_name, p_name, f, fp, z, kwargs, label) -> None:
     """The student's derivative against central differences of the student's own function."""
     eps = 1e-6
-    plus = call(check, f, z + eps, shape_hint=ELEMENTWISE, **kwargs)
-    minus = call(check, f, z - eps, shape_hint=ELEMENTWISE, **kwargs)
+    plus = check.call(f, z + eps, hint=ELEMENTWISE, **kwargs)
+    minus = check.call(f, z - eps, hint=ELEMENTWISE, **kwargs)
     slope_of_f = (np.asarray(plus, dtype=np.float64) - np.asarray(minus, dtype=np.float64)) / (2 * eps)
-    got = call(check, fp, z.copy(), shape_hint=ELEMENTWISE, **kwargs)
+    got = check.call(fp, z.copy(), hint=ELEMENTWISE, **kwargs)
     g = np.asarray(got, dtype=np.float64) if got is not None else None
     if g is None or g.shape != z.shape or slope_of_f.shape != z.shape:
         return  # the shape problem is reported with the values
@@ -235,7 +192,7 @@ def check_activations(leaky_relu, leaky_relu_prime, elu, elu_prime, swish, swish
             label = f"(z, alpha={alpha:g})" if kwargs else "(z)"
             for name, fn, ref in ((f_name, f, f_ref), (p_name, fp, p_ref)):
                 z_in = z.copy()
-                got = call(check, fn, z_in, shape_hint=ELEMENTWISE, **kwargs)
+                got = check.call(fn, z_in, hint=ELEMENTWISE, **kwargs)
                 expected = ref(z, alpha) if alpha is not None else ref(z)
                 mistakes = _activation_mistakes(name, z, alpha, default_alpha)
                 _compare_values(check, name + label, got, expected, z, mistakes)
@@ -319,7 +276,7 @@ def check_parameter_count(n_parameters, width_for):
     check = Check("parameter count")
     got = []
     for sizes in COUNT_CASES:
-        value = call(check, n_parameters, list(sizes))
+        value = check.call(n_parameters, list(sizes))
         got.append(float(value) if _is_number(value) else value)
     counts_ok = True
     if any(not _is_number(v) for v in got):
@@ -341,7 +298,7 @@ def check_parameter_count(n_parameters, width_for):
 
     for depth, budget in WIDTH_CASES:
         part = f"width_for({depth}, {budget:,})"
-        w = call(check, width_for, depth, budget)
+        w = check.call(width_for, depth, budget)
         if not _is_number(w):
             check.problem(part, f"returned {w!r} ({type(w).__name__}); expected a width, a whole number "
                           "of units.")
@@ -455,7 +412,7 @@ class _Sweep:
 
     def student(self, check, activation, seeds, rng):
         scramble_rng(rng)
-        rows = call(check, self.run_config, list(self.sizes), activation, list(seeds), self.epochs, self.data,
+        rows = check.call(self.run_config, list(self.sizes), activation, list(seeds), self.epochs, self.data,
                     **self.kwargs)
         return rows_of(check, rows, "seed")
 

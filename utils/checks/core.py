@@ -218,6 +218,22 @@ def _as_array(value):
         return None
 
 
+CRASHED = object()  # what Check.call returns for a crash it recorded as one failing part
+
+
+def _raised_in(err: BaseException) -> str | None:
+    """The function the student's code raised ``err`` in (not a library's), when it can be told."""
+    if getattr(err, "remote_inner", ""):  # raised in the student's kernel while grading
+        return err.remote_inner
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return None
+    last = frames[-1]
+    if "site-packages" in last.filename or "/utils/" in last.filename.replace("\\", "/"):
+        return None
+    return last.name
+
+
 class Check:
     """One exercise's self-check: collects every failing part, then passes or fails once."""
 
@@ -226,21 +242,48 @@ class Check:
         self.problems: list[str] = []
         self.count = 0
 
-    def call(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)``; a blank exercise or an error in it becomes a clear failure."""
+    def call(self, fn, *args, part: str | None = None, hint: str | None = None, explain=None, **kwargs):
+        """``fn(*args, **kwargs)``, the one way a check calls the student's code.
+
+        - not a function, or a blank exercise: the check stops with "not written yet", or with the
+          name of the blank exercise that ``fn`` calls;
+        - a crash: ``explain(err)``, when given, may name the mistake behind it; otherwise it is
+          explained (:func:`explain_error`), with ``hint`` in place of the generic hint about
+          layers. It stops the check or, given a ``part``, is recorded as that failing part (once)
+          and :data:`CRASHED` is returned.
+
+        The student's function may run in this process (a self-check) or in the student's kernel
+        (grading, tools/grade.py): its errors then carry where they were raised (``remote_*``)."""
         __tracebackhide__ = True  # noqa: F841 (IPython hides this frame)
         if not callable(fn):
             fail(f"{self.exercise}: expected a function, got {type(fn).__name__}. "
                  "Run the exercise's cell (the one with `def`) first.")
         try:
             return fn(*args, **kwargs)
-        except NotImplementedError:
-            message = (f"{self.exercise}: not written yet. Replace the line `raise NotImplementedError(...)` "
-                       "with your code, run that cell, then this one again.")
         except CheckFailed:
             raise
+        except NotImplementedError as err:
+            inner, own = _raised_in(err), getattr(fn, "__name__", "")
+            if inner and own and inner not in (own, "<module>") and not inner.startswith("<"):
+                message = (f"{self.exercise}: it calls `{inner}`, which is not written yet. Write that "
+                           "exercise first (above), run its cell, then this one again.")
+            else:
+                message = (f"{self.exercise}: not written yet. Replace the line `raise "
+                           "NotImplementedError(...)` with your code, run that cell, then this one again.")
         except Exception as err:  # a crash inside the student's code, explained
-            message = f"{self.exercise}: {explain_error(err)}"
+            named = explain(err) if explain is not None else None
+            if named is not None:
+                message = f"{self.exercise}: {named}"
+            else:
+                explained = explain_error(err)
+                if hint:
+                    explained = explained.replace(ROWS_HINT, hint)
+                if part is None:
+                    message = f"{self.exercise}: {explained}"
+                else:
+                    if not any(explained in p for p in self.problems):  # the same crash once, not per case
+                        self.problem(part, explained)
+                    return CRASHED
         fail(message)
 
     def problem(self, part: str, message: str) -> None:
@@ -317,28 +360,6 @@ def fault(check: Check, part: str, message: str) -> None:
 
 def kind_of(value) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
-
-
-def call_explained(check: Check, fn, *args, explain=None, **kwargs):
-    """``check.call(fn, ...)``; an error raised inside ``fn`` is first offered to
-    ``explain(err)``, which may return a sentence naming the mistake behind it."""
-    __tracebackhide__ = True  # noqa: F841
-    if explain is None or not callable(fn):
-        return check.call(fn, *args, **kwargs)
-
-    def guarded(*a, **k):
-        __tracebackhide__ = True  # noqa: F841
-        try:
-            return fn(*a, **k)
-        except (NotImplementedError, CheckFailed):
-            raise
-        except Exception as err:
-            message = explain(err)
-            if message is None:
-                raise
-        fail(f"{check.exercise}: {message}")
-
-    return check.call(guarded, *args, **kwargs)
 
 
 def matching_mistake(got, expected, mistakes: dict, tol: float) -> dict:

@@ -16,7 +16,6 @@ import numpy as np
 
 from utils import reference as ref
 from utils.checks.core import Check
-from utils.checks.core import call_explained as _call
 from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
@@ -179,7 +178,7 @@ def _inspect_network(check: Check, model, sizes, asked: str):
 def _compare_outputs(check: Check, model, dense, params, X, part: str):
     for layer, W, b in zip(dense, params[::2], params[1::2]):
         layer.set_weights([W.astype(np.float32), b.astype(np.float32)])
-    got = _call(check, model, X.astype(np.float32))
+    got = check.call(model, X.astype(np.float32))
     got = got.numpy() if hasattr(got, "numpy") else got
     _compare(check, part, got, ref.forward(X, params)[-1], _activation_mistakes(X, params), tol=1e-5)
 
@@ -194,7 +193,7 @@ def check_keras_one_hidden_layer(one_hidden_layer):
     check = Check("one_hidden_layer")
     n_hidden = 7
     params, X, _ = _setup([784, n_hidden, 10])
-    model = _call(check, one_hidden_layer, n_hidden)
+    model = check.call(one_hidden_layer, n_hidden)
     dense = _inspect_network(check, model, [784, n_hidden, 10], f"one_hidden_layer({n_hidden})")
     if dense is not None:
         names = [layer.name for layer in dense]
@@ -241,7 +240,7 @@ def check_train_step(train_step):
     names = ("W0", "b0", "W1", "b1")
     before = [v.numpy().copy() for v in model.trainable_variables]
     lr, D = 0.5, len(X)
-    loss = _call(check, train_step, model, X, y, lr, explain=_tape_error)
+    loss = check.call(train_step, model, X, y, lr, explain=_tape_error)
     after = [v.numpy() for v in model.trainable_variables]
     Y = np.eye(10)[y]
     outputs = ref.forward(X, params)
@@ -359,7 +358,7 @@ def check_compile_and_fit(compile_and_fit):
     n_train, lr, batch, epochs, spe = 192, 0.05, 48, 2, 2
     ds = Dataset(rng.random((n_train, 784), dtype=np.float32), rng.integers(0, 10, n_train),
                  rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64), source="sample")
-    history = _call(check, compile_and_fit, model, ds, epochs, lr=lr, batch_size=batch, jit_compile=False,
+    history = check.call(compile_and_fit, model, ds, epochs, lr=lr, batch_size=batch, jit_compile=False,
                     steps_per_execution=spe, explain=_fit_error(model, lr))
 
     _optimizer_check(check, model, lr)
@@ -439,7 +438,7 @@ def check_keras_deep_network(deep_network):
     for sizes in (PSL_SIZES, [784, 16, 12, 8, 10]):
         asked = f"deep_network({sizes})"
         params, X, _ = _setup(sizes, seed=9)
-        model = _call(check, deep_network, list(sizes))
+        model = check.call(deep_network, list(sizes))
         dense = _inspect_network(check, model, sizes, asked)
         expected = sum(p.size for p in params)
         try:

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from utils.checks.architecture import call, measured_on, rows_of, same_run, scramble_rng, tiny_data
+from utils.checks.architecture import measured_on, rows_of, same_run, scramble_rng, tiny_data
 from utils.checks.core import Check, seeded
 
 __all__ = ["check_has_diverged", "check_lr_sweep", "check_choose_rate"]
@@ -93,7 +93,7 @@ def check_has_diverged(has_diverged):
     got = []
     for what, losses, t in DIVERGENCE_CASES:
         copy = losses.copy() if isinstance(losses, np.ndarray) else list(losses)
-        value = call(check, has_diverged, copy) if t is None else call(check, has_diverged, copy, threshold=t)
+        value = check.call(has_diverged, copy) if t is None else check.call(has_diverged, copy, threshold=t)
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
             got.append(bool(value))
             continue
@@ -202,7 +202,7 @@ def check_lr_sweep(lr_sweep):
     data, val = tiny_data()
     rates, seeds, epochs = [0.01, 0.1, 50.0], [3, 5], 2
     scramble_rng(4321)
-    rows = rows_of(check, call(check, lr_sweep, list(rates), list(seeds), epochs, data, val), "run")
+    rows = rows_of(check, check.call(lr_sweep, list(rates), list(seeds), epochs, data, val), "run")
     missing = [k for k in SWEEP_KEYS if any(k not in r for r in rows)]
     if missing:
         check.problem("rows", f"no {', '.join(repr(k) for k in missing)} in the rows (each row needs "
@@ -285,7 +285,7 @@ def check_choose_rate(choose_rate):
     scenarios = [("a 7-rate, 3-seed sweep", rows, 1),
                  ("the same sweep, rates doubled, rows shuffled", shuffled, 2)]
     for what, given, scale in scenarios:
-        got = call(check, choose_rate, [dict(r) for r in given])
+        got = check.call(choose_rate, [dict(r) for r in given])
         expected = 0.3 * scale
         if not _is_number(got):
             check.problem(what, f"returned {got!r}; expected one learning rate (a number)."

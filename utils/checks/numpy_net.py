@@ -7,20 +7,16 @@ the reference and passed to :meth:`Check.compare`, or a property is tested
 directly. Every failing part is reported at once, a blank exercise says "not
 written yet", and no message shows a line of the solution.
 
-Two helpers here go beyond :mod:`utils.checks.core`: :func:`_run` (a crash is
-explained with this exercise's own shapes, and a blank exercise that another
-one calls is named) and :func:`_agree` (a hint only when no known mistake
-matched).
+One helper here goes beyond :mod:`utils.checks.core`: :func:`_agree` (a hint
+only when no known mistake matched).
 """
 
 from __future__ import annotations
 
-import traceback
-
 import numpy as np
 
 from utils import reference as ref
-from utils.checks.core import ROWS_HINT, Check, CheckFailed, diagnose, explain_error, fail, salted, seeded
+from utils.checks.core import CRASHED, Check, diagnose, salted, seeded
 from utils.checks.core import numerical_gradient as _centred
 
 __all__ = ["check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
@@ -29,53 +25,9 @@ __all__ = ["check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "
            "check_per_class_accuracy", "check_most_confident_mistakes"]
 
 NAMES = ("W0", "b0", "W1", "b1")
-_CRASHED = object()  # what _run returns for a crash it recorded as one failing part
 
 
 # --- what every check of this module shares ---------------------------------------------
-
-
-def _innermost(err: BaseException) -> str:
-    """Name of the function in which ``err`` was raised."""
-    if getattr(err, "remote_inner", ""):  # raised in the student's kernel while grading
-        return err.remote_inner
-    frames = traceback.extract_tb(err.__traceback__)
-    return frames[-1].name if frames else ""
-
-
-def _run(check: Check, fn, *args, hint: str | None = None, part: str | None = None, **kwargs):
-    """``fn(*args, **kwargs)`` for ``check``.
-
-    - a blank exercise stops the check with "not written yet"; when the blank
-      one is another exercise that ``fn`` calls, the message names it;
-    - a crash is explained (:func:`~utils.checks.core.explain_error`), with
-      ``hint`` in place of the generic one about layers; it stops the check, or,
-      given a ``part``, is recorded as one failing part and ``_CRASHED`` returned.
-    """
-    __tracebackhide__ = True  # noqa: F841
-    if not callable(fn):
-        check.call(fn)  # "expected a function"
-    try:
-        return fn(*args, **kwargs)
-    except CheckFailed:
-        raise
-    except NotImplementedError as err:
-        inner, own = _innermost(err), getattr(fn, "__name__", "")
-        if not inner or inner.startswith("<") or inner == own:
-            return check.call(fn, *args, **kwargs)  # the exercise itself: core's "not written yet"
-        message = (f"{check.exercise}: it calls `{inner}`, which is not written yet. Write that exercise "
-                   "first (above), run its cell, then this one again.")
-    except Exception as err:  # a crash inside the student's code, explained
-        explained = explain_error(err)
-        if hint:
-            explained = explained.replace(ROWS_HINT, hint)
-        if part is None:
-            message = f"{check.exercise}: {explained}"
-        else:
-            if not any(explained in p for p in check.problems):  # the same crash once, not per case
-                check.problem(part, explained)
-            return _CRASHED
-    fail(message)
 
 
 def _agree(check: Check, part: str, got, expected, mistakes: dict | None = None, hint: str = "",
@@ -123,7 +75,7 @@ def check_one_hot(one_hot):
     check = Check("one_hot")
     dtype_checked = False
     for y, n in ((np.array([3, 0, 9, 3, 1, 7]), 10), (np.array([2, 0, 1, 1, 2]), 3)):
-        got = _run(check, one_hot, y.copy(), n)
+        got = check.call(one_hot, y.copy(), n)
         expected = np.eye(n, dtype=np.float32)[y]
         every_label = np.zeros((len(y), n))
         every_label[:, np.unique(y)] = 1
@@ -166,7 +118,7 @@ def check_relu(relu):
     check = Check("relu")
     for z in _relu_inputs():
         z_in = z.copy()
-        got = _run(check, relu, z_in)
+        got = check.call(relu, z_in)
         mistakes = {
             "the absolute value |z|, not max(0, z)": np.abs(z),
             "min(0, z): the negative part kept instead of the positive part": np.minimum(z, 0),
@@ -193,7 +145,7 @@ def check_relu_prime(relu_prime):
     check = Check("relu_prime")
     dtype_told = False
     for z in _relu_inputs():
-        got = _run(check, relu_prime, z.copy())
+        got = check.call(relu_prime, z.copy())
         mistakes = {
             "a derivative of 1 at z = 0: the convention here (as in every library) is h'(0) = 0": z >= 0,
             "z itself, not the derivative": z,
@@ -269,8 +221,8 @@ def check_softmax(softmax):
     for what, z in cases.items():
         z_in = z.copy()
         with np.errstate(all="ignore"):  # an overflow is reported below, not warned about
-            got = _run(check, softmax, z_in, hint=SOFTMAX_SHAPE_HINT, part=f"on {what}")
-        if got is _CRASHED:
+            got = check.call(softmax, z_in, hint=SOFTMAX_SHAPE_HINT, part=f"on {what}")
+        if got is CRASHED:
             continue
         _agree(check, f"on {what}", got, ref.softmax(z), _softmax_mistakes(z),
                hint="Each row must hold positive numbers that sum to 1.")
@@ -310,7 +262,7 @@ def check_cross_entropy(cross_entropy):
         a = ref.softmax(2 * rng.standard_normal((n, 10)))
         Y = np.eye(10)[rng.integers(0, 10, n)]
         with np.errstate(all="ignore"):
-            got = _run(check, cross_entropy, a.copy(), Y.copy())
+            got = check.call(cross_entropy, a.copy(), Y.copy())
         _agree(check, f"a batch of D = {n}", got, ref.cross_entropy(a, Y), _cross_entropy_mistakes(a, Y),
                hint="One number: minus the mean over the D rows of the sum over the classes of y ln a.")
     check.done()
@@ -348,8 +300,8 @@ def check_accuracy(accuracy):
                 np.mean(a.argmin(axis=1) == y),
             "the predicted classes": pred,
         }
-        got = _run(check, accuracy, a.copy(), y.copy(), hint=ACCURACY_SHAPE_HINT, part=f"D = {n} samples")
-        if got is _CRASHED:
+        got = check.call(accuracy, a.copy(), y.copy(), hint=ACCURACY_SHAPE_HINT, part=f"D = {n} samples")
+        if got is CRASHED:
             continue
         _agree(check, f"D = {n} samples", got, right.mean(), mistakes,
                hint="The fraction (0 to 1) of rows whose largest output is at the index given by y.")
@@ -398,7 +350,7 @@ def check_init_params(init_params):
     __tracebackhide__ = True  # noqa: F841
     check = Check("init_params")
     sizes = (784, 256, 10)
-    got = _run(check, init_params, *sizes, seed=0)
+    got = check.call(init_params, *sizes, seed=0)
     if not isinstance(got, (list, tuple)) or len(got) != 4:
         what = "None" if got is None else f"a {type(got).__name__}" + (
             f" of {len(got)} items" if isinstance(got, (list, tuple)) else "")
@@ -430,7 +382,7 @@ def check_init_params(init_params):
                      "not zero. The lecture draws the biases at random too, and that trains as well; He "
                      "initialisation starts them at 0, since the random weights already make the neurons "
                      "differ.")
-    small = [_run(check, init_params, 20, 12, 10, seed=s) for s in (0, 0, 1)]
+    small = [check.call(init_params, 20, 12, 10, seed=s) for s in (0, 0, 1)]
     small = [_arrays(s) if isinstance(s, (list, tuple)) and len(s) == 4 else None for s in small]
     if all(s is not None for s in small):
         shapes = [a.shape for a in small[0]]
@@ -462,7 +414,7 @@ def check_forward(forward):
     check = Check("forward")
     p, X, _ = _small_problem()
     W0, b0, W1, b1 = p
-    got = _run(check, forward, X.copy(), [q.copy() for q in p])
+    got = check.call(forward, X.copy(), [q.copy() for q in p])
     if not isinstance(got, (list, tuple)) or len(got) != 4:
         check.problem("the result", "return the four arrays (z0, a0, z1, a1), in this order.")
         check.done()
@@ -555,7 +507,7 @@ def check_backward(backward):
     for n_hidden in (10, 12):
         p, X, Y = _small_problem(n_hidden=n_hidden)
         outputs = ref.forward(X, p)
-        got = _run(check, backward, X.copy(), Y.copy(), [q.copy() for q in p],
+        got = check.call(backward, X.copy(), Y.copy(), [q.copy() for q in p],
                    tuple(o.copy() for o in outputs), hint=BACKWARD_SHAPE_HINT)
         if not isinstance(got, (list, tuple)) or len(got) != 4:
             check.problem("the result", "return the four gradients (dW0, db0, dW1, db1), in this order.")
@@ -611,7 +563,7 @@ def check_numerical_gradient(numerical_gradient):
         x = x0.copy()
         f = make_f(x)
         h = kwargs.get("h", 1e-5)
-        got = _run(check, numerical_gradient, f, x, **kwargs)
+        got = check.call(numerical_gradient, f, x, **kwargs)
         _require(check, f"on {what}", np.allclose(x, x0, rtol=0, atol=1e-12),
                  "x was changed: after the call some entries are still shifted by h. f reads x, so every "
                  "later evaluation, and whatever uses x afterwards, sees the shifted values; put each entry "
@@ -657,7 +609,7 @@ def check_gradient_check(gradient_check):
     for label, fn in (("a correct backward", ref.backward), ("a backward without h'(z0)",
                                                               _backward_without_relu_prime)):
         params = [q.copy() for q in p]
-        errors = _run(check, gradient_check, fn, X.copy(), Y.copy(), params)
+        errors = check.call(gradient_check, fn, X.copy(), Y.copy(), params)
         _require(check, f"with {label}", all(np.array_equal(a, b) for a, b in zip(params, p)),
                  "params changed during the check: each perturbed entry must be put back.")
         if not isinstance(errors, dict) or sorted(errors) != sorted(NAMES):
@@ -709,7 +661,7 @@ def check_evaluate_numpy(evaluate):
     y = Y.argmax(axis=1)
     p[3] = p[3] + 0.5 - ref.forward(X, p)[2].min()  # positive scores z1: a "loss" of z1 can be named
     z0, a0, z1, a1 = ref.forward(X, p)
-    got = _run(check, evaluate, X.copy(), y.copy(), [q.copy() for q in p], hint=EVALUATE_SHAPE_HINT)
+    got = check.call(evaluate, X.copy(), y.copy(), [q.copy() for q in p], hint=EVALUATE_SHAPE_HINT)
     if not isinstance(got, (list, tuple)) or len(got) != 2:
         check.problem("the result", "return two numbers: the loss, then the accuracy.")
         check.done()
@@ -728,7 +680,13 @@ def check_evaluate_numpy(evaluate):
 
 
 class _RecordingRng:
-    """A NumPy random Generator that remembers each order it hands out (``permutation``, ``shuffle``)."""
+    """A NumPy random Generator that remembers each order it hands out (``permutation``, ``shuffle``).
+
+    While grading, the student's code in the kernel may call these two methods and no other
+    (``WIRE_METHODS``, tools/wire.py), on at most a million items."""
+
+    WIRE_METHODS = ("permutation", "shuffle")
+    MOST = 1_000_000
 
     def __init__(self, seed: int):
         self._rng = seeded(seed)
@@ -736,6 +694,8 @@ class _RecordingRng:
 
     def permutation(self, x, axis=0):
         is_int = isinstance(x, (int, np.integer))
+        if (int(x) if is_int else len(x)) > self.MOST:
+            raise ValueError(f"this check's generator permutes at most {self.MOST} items")
         order = self._rng.permutation(int(x) if is_int else len(x))
         self.orders.append(order.copy())
         return order if is_int else np.asarray(x)[order]
@@ -807,7 +767,7 @@ def check_sgd_epoch(sgd_epoch):
     y = Y.argmax(axis=1)
     lr, b = 0.5, 16
     params, Xc, yc, rng = [q.copy() for q in P0], X.copy(), y.copy(), _RecordingRng(0)
-    returned = _run(check, sgd_epoch, params, Xc, yc, lr, b, rng)
+    returned = check.call(sgd_epoch, params, Xc, yc, lr, b, rng)
     _require(check, "X and y", np.array_equal(Xc, X) and np.array_equal(yc, y),
              "the caller's X or y was changed (shuffled in place?): index them with the order instead.")
     if all(np.array_equal(a, b0) for a, b0 in zip(params, P0)):
@@ -819,7 +779,7 @@ def check_sgd_epoch(sgd_epoch):
     orders = rng.orders
     if not orders:
         again = [q.copy() for q in P0]
-        _run(check, sgd_epoch, again, X.copy(), y.copy(), lr, b, rng)
+        check.call(sgd_epoch, again, X.copy(), y.copy(), lr, b, rng)
         no_shuffle = _epoch(P0, X, y, lr, [(r, r) for r in np.array_split(np.arange(len(X)),
                                                                           range(b, len(X), b))])
         if all(np.allclose(a, c) for a, c in zip(params, no_shuffle)):
@@ -862,7 +822,7 @@ def check_per_class_accuracy(per_class_accuracy):
     rng = seeded(9)
     y_true = rng.choice(10, size=400, p=np.linspace(1, 3, 10) / 20)  # unequal class sizes
     y_pred = np.where(rng.random(400) < np.linspace(0.5, 0.95, 10)[y_true], y_true, rng.integers(0, 10, 400))
-    got = _run(check, per_class_accuracy, y_true.copy(), y_pred.copy())
+    got = check.call(per_class_accuracy, y_true.copy(), y_pred.copy())
     classes = np.arange(10)
     right = np.array([np.sum((y_true == c) & (y_pred == c)) for c in classes])
     expected = right / np.bincount(y_true, minlength=10)
@@ -895,7 +855,7 @@ def check_most_confident_mistakes(most_confident_mistakes):
     wrong = np.flatnonzero(pred != y)
     confidence = probs[wrong, pred[wrong]]
     for k in (12, 5):
-        got = _run(check, most_confident_mistakes, probs.copy(), y.copy(), k)
+        got = check.call(most_confident_mistakes, probs.copy(), y.copy(), k)
         ranked = wrong[np.argsort(-confidence)]
         mistakes = {
             "the least confident mistakes first (sorted in increasing order of confidence)":

@@ -17,7 +17,6 @@ import numpy as np
 
 from utils import reference as ref
 from utils.checks.core import Check
-from utils.checks.core import call_explained as _call
 from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
@@ -117,7 +116,7 @@ def _compare_logits(check: Check, model, X, params, part: str) -> None:
     import torch
 
     model.double()
-    got = _call(check, model, torch.from_numpy(X), explain=_device_error)
+    got = check.call(model, torch.from_numpy(X), explain=_device_error)
     if got is None:
         _fault(check, part, "forward returned None: is the `return` line missing?")
         return
@@ -143,7 +142,7 @@ def check_two_layer_net(TwoLayerNet):
     __tracebackhide__ = True  # noqa: F841
     check = Check("TwoLayerNet.forward")
     params, X, _ = _setup([20, 7, 10])
-    net = _call(check, TwoLayerNet, 20, 7, 10)
+    net = check.call(TwoLayerNet, 20, 7, 10)
     _load([net.linear1, net.linear2], params)
     _compare_logits(check, net, X, params, "the logits returned by forward (their softmax against a1)")
     check.done()
@@ -227,7 +226,7 @@ def check_train_epoch(train_epoch, device="cpu"):
     optimizer = torch.optim.SGD(student.parameters(), lr=lr)
     watch = _watch_moves(x_ids, y_ids)
     with watch:
-        _call(check, train_epoch, student, loader, optimizer, explain=_device_error)
+        check.call(train_epoch, student, loader, optimizer, explain=_device_error)
 
     def flat(values):
         return np.concatenate([np.ravel(v) for v in values])
@@ -310,7 +309,7 @@ def check_evaluate(evaluate, device="cpu"):
     y[correct:] = (y[correct:] + 1 + np.arange(n - correct) % 9) % 10  # 35 right, 15 wrong
     model = _probe(W, b).to(device)
     model.train()
-    result = _call(check, evaluate, model, X, y, explain=_device_error)
+    result = check.call(evaluate, model, X, y, explain=_device_error)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         _fault(check, "the returned value", f"{_kind(result)}; evaluate returns two numbers, "
                "(mean loss, accuracy).")
@@ -367,7 +366,7 @@ def check_deep_network(deep_network):
     for sizes in (PSL_SIZES, [20, 16, 12, 8, 10]):
         asked = f"deep_network({sizes})"
         params, X, _ = _setup(sizes, seed=12)
-        model = _call(check, deep_network, list(sizes))
+        model = check.call(deep_network, list(sizes))
         check.count += 1
         if not isinstance(model, torch.nn.Module):
             _fault(check, "the model", f"{asked} returned {_kind(model)}, not a PyTorch module "
