@@ -50,7 +50,7 @@ def pytest_configure(config):
 
 #: Files that take longest under `make test` (seconds of one worker, measured on 2 cores), run
 #: first so that the two workers finish together instead of one waiting for a notebook started last.
-LONGEST_FIRST = ["04_architecture_study", "07_tool_comparison", "05_learning_rate_study",
+LONGEST_FIRST = ["test_hostile", "04_architecture_study", "07_tool_comparison", "05_learning_rate_study",
                  "02_tensorflow_keras", "test_student", "06_overfitting_study", "test_bench",
                  "03_pytorch", "test_tools", "test_config_plots"]
 
