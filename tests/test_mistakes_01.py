@@ -390,3 +390,41 @@ def test_an_exercise_that_calls_a_blank_one_names_it():
 
     with pytest.raises(CheckFailed, match="sgd_epoch: it calls `backward`, which is not written yet"):
         checks.check_sgd_epoch(sgd_epoch)
+
+
+# The grader judges every exercise again on hidden inputs: its checks draw them from a secret seed
+# (utils.checks.core.hidden_inputs). A right answer must pass whatever the seed; 40 seeds here.
+HIDDEN_SALTS = [(k * 2654435761) % (2**31 - 1) + 1 for k in range(1, 41)]
+
+
+def test_the_solutions_pass_on_hidden_inputs_and_the_inputs_change(capsys):
+    from utils.checks import core
+
+    solved = _solutions()
+    seen = []
+    for salt in HIDDEN_SALTS:
+        with core.hidden_inputs(salt):
+            seen.append(core.seeded(0).random())
+            for check in CHECKS.values():
+                check(solved[check.__name__.removeprefix("check_").replace("_numpy", "")])
+    assert capsys.readouterr().out.count("PASSED") == len(HIDDEN_SALTS) * len(CHECKS)
+    assert len(set(seen)) == len(HIDDEN_SALTS) and core.seeded(0).random() not in seen
+
+
+def test_answers_hard_coded_for_the_visible_inputs_fail_on_hidden_ones():
+    from utils.checks import core
+
+    table = {}
+
+    def recording(z):
+        table[np.ascontiguousarray(z).tobytes()] = _solutions()["softmax"](z)
+        return table[np.ascontiguousarray(z).tobytes()]
+
+    CHECKS["softmax"](recording)
+
+    def hard_coded(z):
+        return table.get(np.ascontiguousarray(z).tobytes(), np.full(np.shape(z), 0.1))
+
+    CHECKS["softmax"](hard_coded)  # passes what the student sees
+    with core.hidden_inputs(HIDDEN_SALTS[0]), pytest.raises(CheckFailed):
+        CHECKS["softmax"](hard_coded)

@@ -558,3 +558,16 @@ def test_a_matrix_product_in_an_activation_is_explained_element_by_element():
     message = fails_naming(checks.check_activations, activations(swish=swish), "element by element", NB04,
                            "swish")
     assert "a shape mismatch" in message and "W0" not in message
+
+
+def test_the_right_answers_pass_on_the_graders_hidden_inputs(capsys):
+    """The grader judges these checks again with inputs from a secret seed (core.hidden_inputs)."""
+    from utils.checks import core
+
+    for salt in [(k * 2654435761) % (2**31 - 1) + 1 for k in range(1, 21)]:
+        with core.hidden_inputs(salt):
+            checks.check_activations(*activations())
+            checks.check_parameter_count(n_parameters, width_for)
+            checks.check_has_diverged(has_diverged)
+            checks.check_choose_rate(choose_rate)
+    assert capsys.readouterr().out.count("PASSED") == 80

@@ -805,9 +805,10 @@ def check_sgd_epoch(sgd_epoch):
     if final is None or [q.shape for q in final] != [q.shape for q in P0]:
         check.done()
     before, after = _risk(P0, X, y), _risk(final, X, y)
-    _require(check, "loss", not after > before,
-             f"the mean loss on these {len(X)} samples went up during the epoch, from {before:.3f} to "
-             f"{after:.3f}: the parameters moved uphill.")
+    if _risk(expected, X, y) <= before:  # on some inputs even the right epoch overshoots
+        _require(check, "loss", not after > before,
+                 f"the mean loss on these {len(X)} samples went up during the epoch, from {before:.3f} to "
+                 f"{after:.3f}: the parameters moved uphill.")
     check.done()
 
 
