@@ -9,7 +9,6 @@ summed instead of averaged, ...). Nothing here prints a line of the solution.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -19,25 +18,14 @@ from utils.checks.core import Check
 from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
+from utils.checks.networks import PSL_SIZES, activation_mistakes, case, sigmoid
 
 __all__ = ["check_keras_one_hidden_layer", "check_train_step", "check_compile_and_fit",
            "check_keras_deep_network"]
 
-PSL_SIZES = [784, 64, 32, 10]  # Vérine's PSL lecture: 52,650 parameters
 
 
 # --- small shared pieces ------------------------------------------------------------------
-
-
-def _setup(sizes, seed: int = 4, n: int = 16):
-    """``[W0, b0, W1, b1, ...]`` in float64 with non-zero biases, a batch X and labels y."""
-    rng = np.random.default_rng(seed)
-    params = ref.init_params(*sizes, seed=seed, dtype=np.float64)
-    for b in params[1::2]:
-        b += 0.1 * rng.standard_normal(b.shape)
-    X = rng.random((n, sizes[0]))
-    y = rng.integers(0, sizes[-1], n)
-    return params, X, y
 
 
 def _merge_parts(check: Check, start: int) -> None:
@@ -70,15 +58,10 @@ def _labels_error(err) -> str | None:
     return None
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-_HIDDEN = {"ReLU": ref.relu, "no activation": lambda z: z, "sigmoid": _sigmoid}
 _OUTPUT = {"softmax": ref.softmax,
            "no activation": lambda z: z,
            "ReLU": ref.relu,
-           "sigmoid": _sigmoid,
+           "sigmoid": sigmoid,
            "softmax twice": lambda z: ref.softmax(ref.softmax(z))}
 _OUTPUT_WORDS = {"no activation": "no softmax on the output (the model returns the scores z, not "
                                    "probabilities)",
@@ -87,33 +70,20 @@ _OUTPUT_WORDS = {"no activation": "no softmax on the output (the model returns t
                  "softmax twice": "softmax applied twice on the output"}
 
 
-def _forward_with(X, params, hidden, output):
-    """The reference forward pass with the given activations (names of _HIDDEN/_OUTPUT)."""
-    a = X
-    n_layers = len(params) // 2
-    for L in range(n_layers):
-        z = a @ params[2 * L] + params[2 * L + 1]
-        a = _OUTPUT[output](z) if L == n_layers - 1 else _HIDDEN[hidden[L]](z)
-    return a
+def _activation_words(hidden, output) -> str:
+    words = []
+    for L, h in enumerate(hidden):
+        where = "the hidden layer" if len(hidden) == 1 else f"hidden layer L = {L}"
+        if h != "ReLU":
+            words.append(f"{h} on {where}" if h != "no activation" else f"no ReLU on {where}")
+    if output != "softmax":
+        words.append(_OUTPUT_WORDS[output])
+    return " and ".join(words)
 
 
 def _activation_mistakes(X, params) -> dict:
     """Every wrong choice of activations, described, with the output it gives."""
-    n_hidden = len(params) // 2 - 1
-    mistakes = {}
-    for hidden in itertools.product(_HIDDEN, repeat=n_hidden):
-        for output in _OUTPUT:
-            if output == "softmax" and all(h == "ReLU" for h in hidden):
-                continue
-            words = []
-            for L, h in enumerate(hidden):
-                where = "the hidden layer" if n_hidden == 1 else f"hidden layer L = {L}"
-                if h != "ReLU":
-                    words.append(f"{h} on {where}" if h != "no activation" else f"no ReLU on {where}")
-            if output != "softmax":
-                words.append(_OUTPUT_WORDS[output])
-            mistakes[" and ".join(words)] = _forward_with(X, params, hidden, output)
-    return mistakes
+    return activation_mistakes(X, params, _OUTPUT, _activation_words)
 
 
 def _layer_name(L: int, n_layers: int) -> str:
@@ -192,7 +162,7 @@ def check_keras_one_hidden_layer(one_hidden_layer):
     __tracebackhide__ = True  # noqa: F841
     check = Check("one_hidden_layer")
     n_hidden = 7
-    params, X, _ = _setup([784, n_hidden, 10])
+    params, X, _ = case([784, n_hidden, 10])
     model = check.call(one_hidden_layer, n_hidden)
     dense = _inspect_network(check, model, [784, n_hidden, 10], f"one_hidden_layer({n_hidden})")
     if dense is not None:
@@ -235,7 +205,7 @@ def check_train_step(train_step):
     reference's gradient) and the function must return the batch's mean loss."""
     __tracebackhide__ = True  # noqa: F841
     check = Check("train_step")
-    params, X, y = _setup([784, 7, 10], seed=6)
+    params, X, y = case([784, 7, 10], seed=6)
     model = _float64_network(params)
     names = ("W0", "b0", "W1", "b1")
     before = [v.numpy().copy() for v in model.trainable_variables]
@@ -349,7 +319,7 @@ def check_compile_and_fit(compile_and_fit):
     from utils.data import Dataset
 
     check = Check("compile_and_fit")
-    params, _, _ = _setup([784, 7, 10], seed=8)
+    params, _, _ = case([784, 7, 10], seed=8)
     model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(7, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
     for layer, W, b in zip(model.layers, params[::2], params[1::2]):
@@ -437,7 +407,7 @@ def check_keras_deep_network(deep_network):
     check = Check("deep_network")
     for sizes in (PSL_SIZES, [784, 16, 12, 8, 10]):
         asked = f"deep_network({sizes})"
-        params, X, _ = _setup(sizes, seed=9)
+        params, X, _ = case(sizes, seed=9)
         model = check.call(deep_network, list(sizes))
         dense = _inspect_network(check, model, sizes, asked)
         expected = sum(p.size for p in params)

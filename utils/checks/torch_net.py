@@ -11,7 +11,6 @@ the solution.
 from __future__ import annotations
 
 import copy
-import itertools
 
 import numpy as np
 
@@ -20,24 +19,13 @@ from utils.checks.core import Check
 from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
+from utils.checks.networks import PSL_SIZES, activation_mistakes, case
 
 __all__ = ["check_two_layer_net", "check_train_epoch", "check_evaluate", "check_deep_network"]
 
-PSL_SIZES = [784, 64, 32, 10]  # Vérine's PSL lecture: 52,650 parameters
 
 
 # --- small shared pieces ------------------------------------------------------------------
-
-
-def _setup(sizes, seed: int = 4, n: int = 16, dtype=np.float64):
-    """``[W0, b0, W1, b1, ...]`` with non-zero biases, a batch X and labels y."""
-    rng = np.random.default_rng(seed)
-    params = ref.init_params(*sizes, seed=seed, dtype=np.float64)
-    for b in params[1::2]:
-        b += 0.1 * rng.standard_normal(b.shape)
-    X = rng.random((n, sizes[0]))
-    y = rng.integers(0, sizes[-1], n)
-    return [p.astype(dtype) for p in params], X.astype(dtype), y
 
 
 def _numpy(value):
@@ -60,11 +48,6 @@ def _device_error(err) -> str | None:
     return None
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-_HIDDEN = {"ReLU": ref.relu, "no activation": lambda z: z, "sigmoid": _sigmoid}
 #: what forward may return, turned into probabilities the way F.cross_entropy sees them
 _OUTPUT = {"logits": lambda z: ref.softmax(z),
            "softmax": lambda z: ref.softmax(ref.softmax(z)),
@@ -75,29 +58,22 @@ _OUTPUT_WORDS = {"softmax": "a softmax at the end of the network (F.cross_entrop
                          "them)"}
 
 
+def _activation_words(hidden, output) -> str:
+    words = []
+    for L, h in enumerate(hidden):
+        where = "the hidden layer" if len(hidden) == 1 else f"hidden layer L = {L}"
+        if h == "no activation":
+            words.append(f"no ReLU after {where}")
+        elif h != "ReLU":
+            words.append(f"{h} instead of ReLU after {where}")
+    if output != "logits":
+        words.append(_OUTPUT_WORDS[output])
+    return " and ".join(words)
+
+
 def _activation_mistakes(X, params) -> dict:
     """``softmax(forward(X))`` for every wrong choice of activations, described."""
-    n_layers = len(params) // 2
-    mistakes = {}
-    for hidden in itertools.product(_HIDDEN, repeat=n_layers - 1):
-        for output in _OUTPUT:
-            if output == "logits" and all(h == "ReLU" for h in hidden):
-                continue
-            words = []
-            for L, h in enumerate(hidden):
-                where = "the hidden layer" if n_layers == 2 else f"hidden layer L = {L}"
-                if h == "no activation":
-                    words.append(f"no ReLU after {where}")
-                elif h != "ReLU":
-                    words.append(f"{h} instead of ReLU after {where}")
-            if output != "logits":
-                words.append(_OUTPUT_WORDS[output])
-            a = X
-            for L in range(n_layers):
-                z = a @ params[2 * L] + params[2 * L + 1]
-                a = _OUTPUT[output](z) if L == n_layers - 1 else _HIDDEN[hidden[L]](z)
-            mistakes[" and ".join(words)] = a
-    return mistakes
+    return activation_mistakes(X, params, _OUTPUT, _activation_words)
 
 
 def _load(linears, params) -> None:
@@ -141,7 +117,7 @@ def check_two_layer_net(TwoLayerNet):
     reference network (``F.cross_entropy`` applies the softmax)."""
     __tracebackhide__ = True  # noqa: F841
     check = Check("TwoLayerNet.forward")
-    params, X, _ = _setup([20, 7, 10])
+    params, X, _ = case([20, 7, 10])
     net = check.call(TwoLayerNet, 20, 7, 10)
     _load([net.linear1, net.linear2], params)
     _compare_logits(check, net, X, params, "the logits returned by forward (their softmax against a1)")
@@ -204,7 +180,7 @@ def check_train_epoch(train_epoch, device="cpu"):
 
     check = Check("train_epoch")
     device = torch.device(device)
-    params, X, y = _setup([784, 7, 10], seed=10, n=32, dtype=np.float32)
+    params, X, y = case([784, 7, 10], seed=10, n=32, dtype=np.float32)
     model = torch.nn.Sequential(torch.nn.Linear(784, 7), torch.nn.ReLU(), torch.nn.Linear(7, 10))
     _load([model[0], model[2]], params)
     batch_size, lr = 8, 0.5
@@ -302,7 +278,7 @@ def check_evaluate(evaluate, device="cpu"):
     __tracebackhide__ = True  # noqa: F841
     check = Check("evaluate")
     n, correct = 50, 35
-    params, X, _ = _setup([784, 10], seed=11, n=n, dtype=np.float32)
+    params, X, _ = case([784, 10], seed=11, n=n, dtype=np.float32)
     W, b = params
     logits = X.astype(np.float64) @ W + b
     y = logits.argmax(axis=1)
@@ -365,7 +341,7 @@ def check_deep_network(deep_network):
     check = Check("deep_network")
     for sizes in (PSL_SIZES, [20, 16, 12, 8, 10]):
         asked = f"deep_network({sizes})"
-        params, X, _ = _setup(sizes, seed=12)
+        params, X, _ = case(sizes, seed=12)
         model = check.call(deep_network, list(sizes))
         check.count += 1
         if not isinstance(model, torch.nn.Module):
