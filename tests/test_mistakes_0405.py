@@ -571,3 +571,35 @@ def test_the_right_answers_pass_on_the_graders_hidden_inputs(capsys):
             checks.check_has_diverged(has_diverged)
             checks.check_choose_rate(choose_rate)
     assert capsys.readouterr().out.count("PASSED") == 80
+
+
+def test_fixed_inputs_change_on_the_graders_hidden_inputs():
+    """has_diverged and choose_rate are checked on fixed lists; the grader moves them."""
+    from utils.checks import core, learning_rate
+
+    verdicts = {True: [], False: []}
+    table = {}
+    for salt in (0, 101, 202):
+        with core.hidden_inputs(salt):
+            cases = learning_rate._divergence_cases()
+            key = salt != 0
+            verdicts[key].append(learning_rate._verdicts(lambda v, t: learning_rate._rule(v, t), cases))
+            table[salt] = [list(map(float, losses)) for _, losses, _ in cases]
+    assert table[0] != table[101] != table[202]  # other values, the same verdicts
+    assert all(v == verdicts[False][0] for v in verdicts[True])
+
+    answers = {}
+
+    def hard_coded(rows):  # the visible answers, memorised
+        key = tuple(sorted({r["lr"] for r in rows}))
+        return answers.setdefault(key, choose_rate(rows))
+
+    checks.check_choose_rate(hard_coded)
+    frozen = dict(answers)
+
+    def replay(rows):
+        return frozen.get(tuple(sorted({r["lr"] for r in rows})), 0.3)
+
+    checks.check_choose_rate(replay)
+    with core.hidden_inputs(101), pytest.raises(CheckFailed):
+        checks.check_choose_rate(replay)

@@ -108,6 +108,27 @@ def test_a_blank_exercise_is_not_written_yet(name):
         check(namespace[name], **kwargs)
 
 
+def test_epoch_flops_passes_on_the_graders_hidden_inputs_and_a_hard_coded_one_fails(capsys):
+    """The grader judges epoch_flops again on five other networks (utils.checks.core.hidden_inputs)."""
+    from utils.checks import comparison, core
+
+    exercise, _ = planted(NB07, "epoch_flops")
+    table = {(tuple(s), n, b): exercise(s, n, b) for s, n, b in comparison.FLOP_CASES}
+
+    def hard_coded(sizes, n, batch_size):
+        return table.get((tuple(sizes), n, batch_size), 0.0)
+
+    checks.check_epoch_flops(hard_coded)  # the visible cases only
+    seen = set()
+    for salt in range(1, 21):
+        with core.hidden_inputs(salt * 7919):
+            checks.check_epoch_flops(exercise)
+            seen.add(str(comparison._flop_cases()))
+            with pytest.raises(CheckFailed):
+                checks.check_epoch_flops(hard_coded)
+    assert capsys.readouterr().out.count("PASSED epoch_flops") == 21 and len(seen) == 20
+
+
 def test_measure_run_passes_with_the_real_codecarbon(capsys):
     pytest.importorskip("codecarbon")
     exercise, _ = planted(NB07, "measure_run")

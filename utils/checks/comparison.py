@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from utils.checks.core import Check, CheckFailed, fail
+from utils.checks.core import Check, CheckFailed, fail, hidden, seeded
 
 __all__ = ["check_measure_run", "check_epoch_flops"]
 
@@ -357,9 +357,18 @@ def _flops(sizes, n, forward=1, weight_grads=1, back=1, input_back=0, per_madd=2
     return per_madd * count
 
 
-def _flop_mistakes() -> dict:
+def _flop_cases() -> list:
+    """:data:`FLOP_CASES`, or, for the grader's hidden inputs, five other networks and epochs."""
+    if not hidden():
+        return FLOP_CASES
+    rng = seeded(31)
+    return [([int(v) for v in rng.integers(2, 800, rng.integers(2, 6))], int(rng.integers(1, 70000)),
+             int(rng.integers(1, 300))) for _ in range(5)]
+
+
+def _flop_mistakes(cases) -> dict:
     def over(fn):
-        return np.array([float(fn(s, n, b)) for s, n, b in FLOP_CASES])
+        return np.array([float(fn(s, n, b)) for s, n, b in cases])
 
     return {
         "the forward pass only: the backward pass (weight gradients and delta carried back) costs about "
@@ -393,8 +402,9 @@ def check_epoch_flops(epoch_flops):
     from utils import measure
 
     check = Check("epoch_flops")
+    cases = _flop_cases()
     got = []
-    for sizes, n, batch in FLOP_CASES:
+    for sizes, n, batch in cases:
         value = check.call(epoch_flops, list(sizes), n, batch)
         if value is None:
             fail("epoch_flops: returned None: is the `return` line missing?")
@@ -403,9 +413,9 @@ def check_epoch_flops(epoch_flops):
         except (TypeError, ValueError):
             fail("epoch_flops: should return one number (the FLOPs of the epoch); got "
                  f"{type(value).__name__}.")
-    expected = np.array([measure.epoch_flops(sizes, n) for sizes, n, _ in FLOP_CASES])
-    labels = ", ".join(f"{'-'.join(map(str, s))} on {n}" for s, n, _ in FLOP_CASES[:2])
+    expected = np.array([measure.epoch_flops(sizes, n) for sizes, n, _ in cases])
+    labels = ", ".join(f"{'-'.join(map(str, s))} on {n}" for s, n, _ in cases[:2])
     if check.compare(f"the FLOPs of one epoch ({labels}, ...)", np.array(got), expected,
-                     mistakes=_flop_mistakes(), tol=1e-12):
-        check.count = len(FLOP_CASES)  # one agreement per network
+                     mistakes=_flop_mistakes(cases), tol=1e-12):
+        check.count = len(cases)  # one agreement per network
     check.done()

@@ -43,6 +43,11 @@ def seeded(seed: int) -> np.random.Generator:
     return np.random.default_rng(salted(seed))
 
 
+def hidden() -> bool:
+    """True inside :func:`hidden_inputs`: a check whose inputs are fixed values varies them then."""
+    return bool(getattr(_hidden, "salt", 0))
+
+
 @contextlib.contextmanager
 def hidden_inputs(salt: int):
     """Within this block (in this thread), checks draw their inputs from other seeds (the grader's)."""

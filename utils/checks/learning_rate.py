@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from utils.checks.architecture import measured_on, rows_of, same_run, scramble_rng, tiny_data
-from utils.checks.core import Check, seeded
+from utils.checks.core import Check, hidden, seeded
 
 __all__ = ["check_has_diverged", "check_lr_sweep", "check_choose_rate"]
 
@@ -63,8 +63,23 @@ def _rule(values, t, nan=True, inf=True, above=True, wrong_way=False) -> bool:
     return out
 
 
-def _verdicts(rule) -> list:
-    return [bool(rule(list(losses), THRESHOLD if t is None else t)) for _, losses, t in DIVERGENCE_CASES]
+def _divergence_cases():
+    """:data:`DIVERGENCE_CASES`, or, for the grader's hidden inputs, the same with every finite loss
+    moved by up to 0.2 % (no verdict changes: the closest loss is 0.6 % from the threshold)."""
+    if not hidden():
+        return DIVERGENCE_CASES
+    rng = seeded(17)
+    out = []
+    for what, losses, t in DIVERGENCE_CASES:
+        moved = [v if not math.isfinite(v) else v * (1 + rng.uniform(-0.002, 0.002))
+                 for v in map(float, losses)]
+        out.append((what, np.array(moved, dtype=losses.dtype) if isinstance(losses, np.ndarray) else moved,
+                    t))
+    return tuple(out)
+
+
+def _verdicts(rule, cases=DIVERGENCE_CASES) -> list:
+    return [bool(rule(list(losses), THRESHOLD if t is None else t)) for _, losses, t in cases]
 
 
 DIVERGENCE_MISTAKES = {
@@ -90,8 +105,9 @@ def check_has_diverged(has_diverged):
     threshold), and on an empty list."""
     __tracebackhide__ = True  # noqa: F841
     check = Check("has_diverged")
+    cases = _divergence_cases()
     got = []
-    for what, losses, t in DIVERGENCE_CASES:
+    for what, losses, t in cases:
         copy = losses.copy() if isinstance(losses, np.ndarray) else list(losses)
         value = check.call(has_diverged, copy) if t is None else check.call(has_diverged, copy, threshold=t)
         if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
@@ -101,12 +117,12 @@ def check_has_diverged(has_diverged):
         check.problem(f"has_diverged on {what}", f"returned {shown}; expected one True or False for the "
                       "whole run." + (" Is the return line missing?" if value is None else ""))
         check.done()
-    expected = _verdicts(lambda v, t: _rule(v, t))
+    expected = _verdicts(lambda v, t: _rule(v, t), cases)
     if got == expected:
         check.count += 1
     else:
-        wrong = [what for (what, _, _), g, e in zip(DIVERGENCE_CASES, got, expected) if g != e]
-        named = [d for d, rule in DIVERGENCE_MISTAKES.items() if _verdicts(rule) == got]
+        wrong = [what for (what, _, _), g, e in zip(cases, got, expected) if g != e]
+        named = [d for d, rule in DIVERGENCE_MISTAKES.items() if _verdicts(rule, cases) == got]
         listing = "; ".join(wrong)
         if named:
             check.problem("verdicts", f"this looks like {named[0]} (wrong on: {listing}).")
@@ -280,10 +296,12 @@ def check_choose_rate(choose_rate):
     __tracebackhide__ = True  # noqa: F841
     check = Check("choose_rate")
     rows = _rows_for_choice()
-    doubled = [dict(r, lr=2 * r["lr"]) for r in rows]
+    scale = 2 if not hidden() else round(float(seeded(6).uniform(1.5, 3.0)), 3)  # the grader's: another
+    doubled = [dict(r, lr=scale * r["lr"]) for r in rows]
     shuffled = [doubled[i] for i in seeded(5).permutation(len(doubled))]
     scenarios = [("a 7-rate, 3-seed sweep", rows, 1),
-                 ("the same sweep, rates doubled, rows shuffled", shuffled, 2)]
+                 ("the same sweep, rates doubled, rows shuffled" if scale == 2 else
+                  f"the same sweep, rates times {scale:g}, rows shuffled", shuffled, scale)]
     for what, given, scale in scenarios:
         got = check.call(choose_rate, [dict(r) for r in given])
         expected = 0.3 * scale
