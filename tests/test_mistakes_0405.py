@@ -603,3 +603,17 @@ def test_fixed_inputs_change_on_the_graders_hidden_inputs():
     checks.check_choose_rate(replay)
     with core.hidden_inputs(101), pytest.raises(CheckFailed):
         checks.check_choose_rate(replay)
+
+
+def test_a_parameter_count_memorised_from_the_visible_cases_fails_on_hidden_ones():
+    from utils.checks import core
+
+    memo = {}
+    checks.check_parameter_count(lambda sizes: memo.setdefault(tuple(sizes), n_parameters(sizes)), width_for)
+
+    def replay(sizes):
+        return memo.get(tuple(sizes), 1000)
+
+    checks.check_parameter_count(replay, width_for)
+    with core.hidden_inputs(5), pytest.raises(CheckFailed, match="n_parameters"):
+        checks.check_parameter_count(replay, width_for)

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from utils.checks.core import Check, diagnose, fail, seeded
+from utils.checks.core import Check, diagnose, fail, hidden, seeded
 
 __all__ = ["check_activations", "check_parameter_count", "check_run_config"]
 
@@ -268,14 +268,26 @@ def _student_count(n_parameters):
     return count
 
 
+def _count_cases():
+    """:data:`COUNT_CASES` and :data:`WIDTH_CASES`, or, for the grader's hidden inputs, the first
+    architecture and four others, and other budgets."""
+    if not hidden():
+        return COUNT_CASES, WIDTH_CASES
+    rng = seeded(41)
+    counts = [COUNT_CASES[0]] + [[int(v) for v in rng.integers(2, 900, rng.integers(2, 6))] for _ in range(4)]
+    widths = [(depth, int(rng.integers(5_000, 300_000))) for depth in (1, 2, 3, 4, 2, 3)]
+    return counts, widths
+
+
 def check_parameter_count(n_parameters, width_for):
     """``n_parameters(sizes)`` on five architectures ([784, 128, 10] has 101,770), and
     ``width_for(depth, budget)`` for depths 1-4: the width whose count is about the
     budget (the largest width within it, or the nearest)."""
     __tracebackhide__ = True  # noqa: F841
     check = Check("parameter count")
+    count_cases, width_cases = _count_cases()
     got = []
-    for sizes in COUNT_CASES:
+    for sizes in count_cases:
         value = check.call(n_parameters, list(sizes))
         got.append(float(value) if _is_number(value) else value)
     counts_ok = True
@@ -284,19 +296,19 @@ def check_parameter_count(n_parameters, width_for):
         check.problem("n_parameters", f"returned {bad!r} ({type(bad).__name__}); expected a whole number.")
         counts_ok = False
     else:
-        expected = [_n_params(s) for s in COUNT_CASES]
-        mistakes = {d: [_count_mistakes(s)[d] for s in COUNT_CASES] for d in _count_mistakes(COUNT_CASES[0])}
+        expected = [_n_params(s) for s in count_cases]
+        mistakes = {d: [_count_mistakes(s)[d] for s in count_cases] for d in _count_mistakes(count_cases[0])}
         shown = ", ".join(f"{s} -> {int(v) if float(v).is_integer() else v}"
-                          for s, v in zip(COUNT_CASES[:2], got))
+                          for s, v in zip(count_cases[:2], got))
         counts_ok = check.compare("n_parameters", got, expected, mistakes, tol=0,
                                   hint=f"(yours: {shown}; the first should be 101,770)")
-        for s, v in zip(COUNT_CASES, got):
+        for s, v in zip(count_cases, got):
             if not float(v).is_integer():
                 check.problem(f"n_parameters({s})", f"returned {v}; a count is a whole number.")
                 break
     student_count = None if counts_ok else _student_count(n_parameters)
 
-    for depth, budget in WIDTH_CASES:
+    for depth, budget in width_cases:
         part = f"width_for({depth}, {budget:,})"
         w = check.call(width_for, depth, budget)
         if not _is_number(w):
