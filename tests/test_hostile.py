@@ -327,6 +327,7 @@ def test_honest_submissions_keep_their_marks(hostile):
     assert "01:softmax" in lost and "01:relu" not in lost  # what does not call softmax keeps its point
     feedback = (hostile["out"] / "feedback" / "a_mistake" / "01_numpy_one_hidden_layer.md").read_text()
     assert "softmax" in feedback and "axis" in feedback  # the self-check's diagnosis, from the judge
+    assert "- **relu** (1/1, *judged*): passed" in feedback
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))

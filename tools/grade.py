@@ -636,12 +636,18 @@ def _fmt(points: float) -> str:
 
 def feedback(result: Result, assignment: Assignment) -> str:
     total = sum(result.points.values())
+    judged = any(result.judged.values())
+    how = ("your notebook run again in quick mode on a fresh kernel; the exercises marked *judged* by the "
+           "grader, which calls your functions with the self-check's inputs and with others"
+           if judged else "your notebook run again in quick mode on a fresh kernel, with the original "
+           "self-checks")
     lines = [f"# {Path(assignment.name).stem}: {result.student}", "",
-             f"**Self-checks: {_fmt(total)} / {_fmt(assignment.max_points)} points** "
-             f"(run again in quick mode on a fresh kernel, with the original self-checks).", ""]
+             f"**Self-checks: {_fmt(total)} / {_fmt(assignment.max_points)} points** ({how}).", ""]
     for ex in assignment.exercises:
         gid, message = ex["grade_id"], result.messages.get(ex["grade_id"])
         earned = f"{_fmt(result.points.get(gid, 0))}/{_fmt(ex['points'])}"
+        if result.judged.get(gid):
+            earned += ", *judged*"
         if message is None:
             lines.append(f"- **{gid}** ({earned}): passed")
         else:
