@@ -145,7 +145,7 @@ def _side_message(got, expected, z) -> str | None:
 def _compare_values(check: Check, part: str, got, expected, z, mistakes) -> bool:
     message = diagnose(got, expected, mistakes)
     if message is None:
-        check.count += 1
+        check.passed()
         return True
     if message.startswith("differs from the reference"):
         message = _side_message(got, expected, z) or message
@@ -165,7 +165,7 @@ def _finite_difference_agrees(check: Check, f_name, p_name, f, fp, z, kwargs, la
         return  # the shape problem is reported with the values
     bad = ~np.isclose(g, slope_of_f, rtol=1e-4, atol=1e-5)
     if not bad.any():
-        check.count += 1
+        check.passed()
         return
     side = ("for z < 0" if not bad[z > 0].any() else "for z > 0" if not bad[z < 0].any()
             else "on both sides of 0")
@@ -321,7 +321,7 @@ def check_parameter_count(n_parameters, width_for):
         w = int(w)
         accepted = _bracket(depth, budget)
         if w in accepted:
-            check.count += 1
+            check.passed()
             continue
         found = (f"{w} units give {_n_params(_sizes(depth, w)):,} parameters" if 0 < w < 10**6
                  else f"it returned {w}")
@@ -470,7 +470,7 @@ def _check_row(check: Check, sweep: _Sweep, seed: int, r: dict, repeatable: bool
     elif repeatable and not same_run(h, sweep.reference(seed)):
         check.problem(f"training (seed {seed})", sweep.why_different(seed, h) + ".")
     else:
-        check.count += 1
+        check.passed()
     if "test_acc" in r and h.test_acc:
         check.compare(f"test_acc (seed {seed})", r["test_acc"], h.test_acc[-1], {
             "the best test accuracy over the epochs: report the last epoch's (picking the best one "
@@ -493,7 +493,7 @@ def _check_row(check: Check, sweep: _Sweep, seed: int, r: dict, repeatable: bool
         if message:
             check.problem(f"seconds (seed {seed})", message)
         else:
-            check.count += 1
+            check.passed()
 
 
 def check_run_config(run_config):
@@ -539,7 +539,7 @@ def check_run_config(run_config):
         rows_t = sweep.student(check, "tanh", seeds[:1], rng=77)
         h = rows_t[0].get("history") if rows_t else None
         if same_run(h, sweep.reference(seeds[0], activation="tanh")):
-            check.count += 1
+            check.passed()
         elif same_run(h, sweep.reference(seeds[0])):
             check.problem("activation", "with activation='tanh' it trains the ReLU network: the activation "
                           "argument is ignored.")

@@ -218,7 +218,7 @@ def _check_without_energy(check: Check, fn, log: _Log | None, how: str, part: st
     __tracebackhide__ = True  # noqa: F841
     with _codecarbon_replaced(fn, log, how):
         out, error = _attempt(check, fn, _busy)
-    check.count += 1
+    check.passed()
     values = _triple(out)
     if error is not None:
         check.problems.append(f"{part}: your function crashed ({error}). The notebook must go on: return "
@@ -264,7 +264,7 @@ def check_measure_run(measure_run, real: bool = True):
     if len(calls) != 2:
         fail(f"measure_run: train_fn should be called exactly once; it was called {len(calls) // 2} times.")
     seconds, kwh, g = values
-    check.count += 1
+    check.passed()
     if log.made == 0:
         check.problems.append("the tracker: no CodeCarbon tracker was created (or it was created outside "
                               "the function): each measurement needs its own OfflineEmissionsTracker.")
@@ -290,7 +290,7 @@ def check_measure_run(measure_run, real: bool = True):
                 check.problems.append(f"the tracker: OfflineEmissionsTracker has no argument {unknown[0]!r}.")
         except Exception:
             pass
-    check.count += 1
+    check.passed()
     if log.made and log.stopped is None and log.started is not None:
         check.problems.append("the tracker: it is started but never stopped: stop() ends the measurement "
                               "and returns the emissions; without it the tracker keeps running in the "
@@ -301,7 +301,7 @@ def check_measure_run(measure_run, real: bool = True):
                                   "it returns, so that it measures the whole call.")
     elif log.made and log.started is None:
         check.problems.append("the tracker: it is created but never started (start()): it measured nothing.")
-    check.count += 1
+    check.passed()
     why = _seconds_problem(seconds)
     if why is not None:
         check.problems.append(f"the seconds: {why}")
@@ -329,7 +329,7 @@ def _check_real(check: Check, measure_run) -> None:
 
     intensity = measure.carbon_intensity(config.country())[1]
     out, error = _attempt(check, measure_run, _busy)
-    check.count += 1
+    check.passed()
     values = _triple(out)
     if error is not None or values is None:
         check.problems.append(f"with the real CodeCarbon: {error or f'got {out!r}'}")
@@ -417,5 +417,5 @@ def check_epoch_flops(epoch_flops):
     labels = ", ".join(f"{'-'.join(map(str, s))} on {n}" for s, n, _ in cases[:2])
     if check.compare(f"the FLOPs of one epoch ({labels}, ...)", np.array(got), expected,
                      mistakes=_flop_mistakes(cases), tol=1e-12):
-        check.count = len(cases)  # one agreement per network
+        check.passed(len(cases) - 1)  # one agreement per network
     check.done()

@@ -11,7 +11,12 @@ solution either, so that a student's traceback shows their cell and the message.
     check = Check("softmax")
     got = check.call(softmax, z)                     # not written yet / crash explained
     check.compare("softmax(z)", got, expected, mistakes={"over axis 0 (columns)": wrong})
+    check.require("dtype", got.dtype == z.dtype, "...")  # a property; also passed(), problem(), fault()
     check.done()                                     # raises CheckFailed, or prints PASSED
+
+A check's inputs come from :func:`seeded`: the grader (tools/grade.py) runs the same check
+again inside :func:`hidden_inputs`, on inputs the student never saw, with the student's
+function running in a sandboxed kernel (tools/wire.py).
 """
 
 from __future__ import annotations
@@ -291,10 +296,29 @@ class Check:
                     return CRASHED
         fail(message)
 
+    # the one way to record a part: it passed, it failed, or it was compared (compare)
+
+    def passed(self, n: int = 1) -> None:
+        """Count ``n`` parts that hold."""
+        self.count += n
+
     def problem(self, part: str, message: str) -> None:
         """Record a failing part in words."""
         self.count += 1
         self.problems.append(f"{part}: {message}")
+
+    def require(self, part: str, ok: bool, message: str) -> bool:
+        """Count one property: it holds, or ``message`` is recorded for ``part``."""
+        if ok:
+            self.passed()
+        else:
+            self.problem(part, message)
+        return ok
+
+    def fault(self, part: str, message: str) -> None:
+        """Record a failing part of a check already counted (by :meth:`compare`, say)."""
+        self.problems.append(f"{part}: {message}")
+        self.count = max(self.count, len(self.problems))
 
     def compare(self, part: str, got, expected, mistakes: dict | None = None, tol: float = 1e-6,
                 hint: str = "") -> bool:
@@ -355,12 +379,6 @@ def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:
 
 
 # --- small helpers the per-notebook checks share ---------------------------------------
-
-
-def fault(check: Check, part: str, message: str) -> None:
-    """Record a failing part of a check already counted (``check.count``)."""
-    check.problems.append(f"{part}: {message}")
-    check.count = max(check.count, len(check.problems))
 
 
 def kind_of(value) -> str:

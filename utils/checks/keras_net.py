@@ -16,7 +16,6 @@ import numpy as np
 from utils import reference as ref
 from utils.checks.core import Check
 from utils.checks.core import compare_rounded as _compare
-from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
 from utils.checks.networks import PSL_SIZES, activation_mistakes, case, sigmoid
 
@@ -99,12 +98,12 @@ def _inspect_network(check: Check, model, sizes, asked: str):
     import keras
 
     if not isinstance(model, keras.Model):
-        _fault(check, "the model", f"{asked} returned {_kind(model)}, not a Keras model "
+        check.fault("the model", f"{asked} returned {_kind(model)}, not a Keras model "
                "(a keras.Sequential of layers).")
         return None
-    check.count += 1
+    check.passed()
     if not model.built:
-        _fault(check, "the input", f"the model has no input layer: nothing tells Keras that an image "
+        check.fault("the input", f"the model has no input layer: nothing tells Keras that an image "
                f"arrives as {sizes[0]} values, so it has created no weight yet (summary() shows no "
                "parameters, and the NumPy weights cannot be copied in). A keras.Input comes first.")
         try:
@@ -117,30 +116,30 @@ def _inspect_network(check: Check, model, sizes, asked: str):
         except Exception:
             shape = (sizes[0],)
         if shape != (sizes[0],):
-            _fault(check, "the input", f"the input has shape {shape}; an image arrives as one row of "
+            check.fault("the input", f"the input has shape {shape}; an image arrives as one row of "
                    f"{sizes[0]} values, shape ({sizes[0]},).")
             return None
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     units, expected = [d.units for d in dense], list(sizes[1:])
-    check.count += 1
+    check.passed()
     if units != expected:
         if len(units) == len(expected) > 1 and units == expected[::-1]:
-            _fault(check, "the layers", f"they are in the wrong order: the Dense layers have {units} units, "
+            check.fault("the layers", f"they are in the wrong order: the Dense layers have {units} units, "
                    f"first to last, but the input goes through the hidden layer ({expected[0]} "
                    f"units) first and the output layer ({expected[-1]} units) last.")
         elif len(units) != len(expected):
-            _fault(check, "the layers", f"{len(units)} Dense layer(s) of {units} units; {asked} needs "
+            check.fault("the layers", f"{len(units)} Dense layer(s) of {units} units; {asked} needs "
                    f"{len(expected)}: {expected}.")
         else:
             for L, (u, e) in enumerate(zip(units, expected)):
                 if u != e:
-                    _fault(check, "the layer sizes", f"{_layer_name(L, len(expected))} has {u} units, "
+                    check.fault("the layer sizes", f"{_layer_name(L, len(expected))} has {u} units, "
                            f"expected {e} for {asked}.")
         return None
     no_bias = [L for L, d in enumerate(dense) if not d.use_bias]
-    check.count += 1
+    check.passed()
     for L in no_bias:
-        _fault(check, "the biases", f"{_layer_name(L, len(dense))} ({dense[L].units} units) has no bias "
+        check.fault("the biases", f"{_layer_name(L, len(dense))} ({dense[L].units} units) has no bias "
                "(use_bias=False): the lecture's z = W^T a + b needs b.")
     return None if no_bias else dense
 
@@ -167,10 +166,10 @@ def check_keras_one_hidden_layer(one_hidden_layer):
     dense = _inspect_network(check, model, [784, n_hidden, 10], f"one_hidden_layer({n_hidden})")
     if dense is not None:
         names = [layer.name for layer in dense]
-        check.count += 1
+        check.passed()
         for name in ("hidden", "output"):
             if name not in names:
-                _fault(check, "the layer names", f"no Dense layer is named {name!r} (the names are "
+                check.fault("the layer names", f"no Dense layer is named {name!r} (the names are "
                        f"{names}); the cells below find the layers by these two names.")
         _compare_outputs(check, model, dense, params, X, "the output a1 (probabilities)")
     check.done()
@@ -220,7 +219,7 @@ def check_train_step(train_step):
         step = a - b
         if not np.any(step):  # said once for all of them, below
             unchanged.append(name)
-            check.count += 1
+            check.passed()
             continue
         _compare(check, f"the change of {name}", step, -lr * g, tol=1e-6, mistakes={
             "the update applied with the wrong sign (a step up the gradient, which increases the loss)":
@@ -231,12 +230,12 @@ def check_train_step(train_step):
             "too large)": -lr * D * g,
         })
     _merge_parts(check, start)
-    check.count += 1
+    check.passed()
     if unchanged and len(unchanged) < len(names):
-        _fault(check, "the variables", f"only some variables were updated: {', '.join(unchanged)} did not "
+        check.fault("the variables", f"only some variables were updated: {', '.join(unchanged)} did not "
                "change. The step goes through every trainable variable of the model.")
     elif len(unchanged) == len(names):
-        _fault(check, "the variables", "no variable of the model changed: the new values must be written "
+        check.fault("the variables", "no variable of the model changed: the new values must be written "
                "into the model's variables themselves (a new tensor computed from them leaves them "
                "as they were).")
     mean_loss = ref.cross_entropy(outputs[-1], Y)
@@ -269,23 +268,23 @@ def _loss_name(loss) -> tuple[str, bool]:
 def _optimizer_check(check: Check, model, lr: float) -> None:
     """The optimiser ``compile`` was given: plain SGD at the learning rate ``lr``."""
     optimizer = getattr(model, "optimizer", None)
-    check.count += 1
+    check.passed()
     if optimizer is None:
-        _fault(check, "the optimizer", "the model has none: it was not compiled.")
+        check.fault("the optimizer", "the model has none: it was not compiled.")
     elif type(optimizer).__name__ != "SGD":
-        _fault(check, "the optimizer", f"{type(optimizer).__name__}, not the plain stochastic gradient "
+        check.fault("the optimizer", f"{type(optimizer).__name__}, not the plain stochastic gradient "
                "descent of the lectures (W <- W - lr dR/dW, keras.optimizers.SGD).")
     else:
         rate = _as_float(optimizer.learning_rate)
-        check.count += 1
+        check.passed()
         if not math.isclose(rate, lr, rel_tol=1e-6):
             default = (" (SGD's default, when no rate is given)" if math.isclose(rate, 0.01, rel_tol=1e-6)
                        else "")
-            _fault(check, "the learning rate", f"the optimizer's learning rate is {rate:g}{default}, but "
+            check.fault("the learning rate", f"the optimizer's learning rate is {rate:g}{default}, but "
                    f"this call asked for lr={lr}: the `lr` argument does not reach the optimizer.")
         momentum = float(optimizer.get_config().get("momentum", 0.0) or 0.0)
         if momentum:
-            _fault(check, "the optimizer", f"SGD with momentum {momentum:g}: the lectures' SGD has none.")
+            check.fault("the optimizer", f"SGD with momentum {momentum:g}: the lectures' SGD has none.")
 
 
 def _fit_error(model, lr: float):
@@ -336,51 +335,51 @@ def check_compile_and_fit(compile_and_fit):
 
     # the loss
     loss = getattr(model, "loss", None)
-    check.count += 1
+    check.passed()
     if optimizer is not None:
         name, from_logits = _loss_name(loss)
         if "sparse_categorical_crossentropy" in name:
             if from_logits:
-                _fault(check, "the loss", "from_logits=True tells the loss that the model returns scores z "
+                check.fault("the loss", "from_logits=True tells the loss that the model returns scores z "
                        "(logits) and makes it apply a softmax itself; this model already ends with a "
                        "softmax, so the softmax would be applied twice.")
         elif "categorical_crossentropy" in name:
-            _fault(check, "the loss", "categorical cross-entropy compares with one-hot rows; ds.y_train "
+            check.fault("the loss", "categorical cross-entropy compares with one-hot rows; ds.y_train "
                    "holds integer labels 0-9 (one number per image).")
         else:
-            _fault(check, "the loss", f"{name!r} is not the lecture's cross-entropy J = -sum_n y_n ln a_n "
+            check.fault("the loss", f"{name!r} is not the lecture's cross-entropy J = -sum_n y_n ln a_n "
                    "for integer labels.")
 
     # what fit did
-    check.count += 1
+    check.passed()
     if not isinstance(history, keras.callbacks.History):
-        _fault(check, "the returned value", f"{_kind(history)}; the History that fit returns is what the "
+        check.fault("the returned value", f"{_kind(history)}; the History that fit returns is what the "
                "learning curves are drawn from.")
         check.done()
     figures = history.history
     steps = (history.params or {}).get("steps")
     expected_steps = math.ceil(n_train / batch)
-    check.count += 1
+    check.passed()
     if steps is not None and steps != expected_steps:
         size = n_train / steps
         if steps == math.ceil(n_train / 32):
             what = "batches of 32, Keras's default: the batch size was not given to fit"
         else:
             what = f"batches of about {size:.0f} images"
-        _fault(check, "the batch size", f"fit ran {steps} steps per epoch on {n_train} images ({what}); "
+        check.fault("the batch size", f"fit ran {steps} steps per epoch on {n_train} images ({what}); "
                f"this call asked for batch_size={batch}, {expected_steps} steps.")
     n_epochs = len(figures.get("loss", []))
-    check.count += 1
+    check.passed()
     if n_epochs != epochs:
-        _fault(check, "the epochs", f"fit trained for {n_epochs} epoch(s); this call asked for "
+        check.fault("the epochs", f"fit trained for {n_epochs} epoch(s); this call asked for "
                f"epochs={epochs}.")
-    check.count += 1
+    check.passed()
     if "accuracy" not in figures:
-        _fault(check, "the metric", f"fit recorded {sorted(figures)} but no 'accuracy': the curves and the "
+        check.fault("the metric", f"fit recorded {sorted(figures)} but no 'accuracy': the curves and the "
                "table need the accuracy metric.")
-    check.count += 1
+    check.passed()
     if "val_loss" not in figures:
-        _fault(check, "the validation data", "fit recorded no validation figures: the learning curves need "
+        check.fault("the validation data", "fit recorded no validation figures: the learning curves need "
                "the test set's loss and accuracy after each epoch.")
     else:
         try:
@@ -388,12 +387,12 @@ def check_compile_and_fit(compile_and_fit):
         except Exception:
             test_loss = None
         if test_loss is not None and not math.isclose(figures["val_loss"][-1], test_loss, rel_tol=1e-4):
-            _fault(check, "the validation data", "the validation figures are not the test set's (a part of "
+            check.fault("the validation data", "the validation figures are not the test set's (a part of "
                    "the training set held out by validation_split, or another set?): here the test "
                    "set serves as validation data, only to draw the curves.")
-    check.count += 1
+    check.passed()
     if getattr(model, "steps_per_execution", spe) != spe or getattr(model, "jit_compile", False) is True:
-        _fault(check, "the speed options", f"the options given to compile_and_fit (here jit_compile=False, "
+        check.fault("the speed options", f"the options given to compile_and_fit (here jit_compile=False, "
                f"steps_per_execution={spe}) do not reach compile: the trainings below pass them to run "
                "faster.")
     check.done()
@@ -415,9 +414,9 @@ def check_keras_deep_network(deep_network):
             count = model.count_params()
         except Exception:  # not a Keras model, or one that could not be built
             count = None
-        check.count += 1
+        check.passed()
         if count is not None and count != expected:
-            _fault(check, "the parameters", f"{asked} has {count:,} parameters, expected {expected:,} "
+            check.fault("the parameters", f"{asked} has {count:,} parameters, expected {expected:,} "
                    "(M x N weights and N biases per layer).")
         if dense is None:
             break

@@ -119,7 +119,7 @@ def check_has_diverged(has_diverged):
         check.done()
     expected = _verdicts(lambda v, t: _rule(v, t), cases)
     if got == expected:
-        check.count += 1
+        check.passed()
     else:
         wrong = [what for (what, _, _), g, e in zip(cases, got, expected) if g != e]
         named = [d for d, rule in DIVERGENCE_MISTAKES.items() if _verdicts(rule, cases) == got]
@@ -140,7 +140,7 @@ def check_has_diverged(has_diverged):
             check.problem("has_diverged on an empty list", f"returned {empty!r}: with no loss recorded, "
                           "nothing diverged (answer False).")
         else:
-            check.count += 1
+            check.passed()
     check.done()
 
 
@@ -174,7 +174,7 @@ def _check_sweep_row(check: Check, r: dict, epochs: int, data, val) -> None:
         else:
             check.problem(where, "flagged as diverged, but the run trained to the end without blowing up.")
     else:
-        check.count += 1
+        check.passed()
     if h.diverged:
         numbers_left = [k for k in ("val_acc", "test_acc") if not _nan(r.get(k))]
         if numbers_left:
@@ -182,7 +182,7 @@ def _check_sweep_row(check: Check, r: dict, epochs: int, data, val) -> None:
             check.problem(where, f"the accuracy of a diverged run is reported as a number ({shown}): give "
                           "NaN, so that no mean and no choice of rate can count it.")
         else:
-            check.count += 1
+            check.passed()
     else:
         if len(h.epoch) != epochs:
             check.problem(where, f"{len(h.epoch)} epochs trained; {epochs} were asked (the epochs argument, "
@@ -195,7 +195,7 @@ def _check_sweep_row(check: Check, r: dict, epochs: int, data, val) -> None:
         elif not measured_on(h.val_acc, len(val[1])):
             check.problem(where, "validated on another set than `val`.")
         else:
-            check.count += 1
+            check.passed()
         if h.has_val:
             check.compare(f"{where}: val_acc", r.get("val_acc"), h.val_acc[-1], {
                 "the best validation accuracy over the epochs, not the last": max(h.val_acc),
@@ -311,7 +311,7 @@ def check_choose_rate(choose_rate):
             continue
         got = float(got)
         if math.isclose(got, expected, rel_tol=1e-9):
-            check.count += 1
+            check.passed()
             continue
         rates = {r["lr"] for r in given}
         named = {round(lr * scale, 9): d for lr, d in CHOICE_MISTAKES.items()}

@@ -38,15 +38,6 @@ def _agree(check: Check, part: str, got, expected, mistakes: dict | None = None,
     return check.compare(part, got, expected, mistakes, tol=tol, hint="" if named else hint)
 
 
-def _require(check: Check, part: str, ok: bool, message: str) -> bool:
-    """Count one property; record ``message`` when it does not hold."""
-    if ok:
-        check.count += 1
-    else:
-        check.problem(part, message)
-    return ok
-
-
 def _arrays(values) -> list | None:
     """Float64 copies of a sequence of arrays, or None when one of them is not an array of numbers."""
     try:
@@ -94,7 +85,7 @@ def check_one_hot(one_hot):
                hint="Row i must hold a single 1, in column y[i].")
         if not dtype_checked and isinstance(got, np.ndarray) and got.shape == expected.shape:
             dtype_checked = True
-            _require(check, "dtype", got.dtype == np.float32,
+            check.require("dtype", got.dtype == np.float32,
                      f"{got.dtype}, expected float32, the dtype of the images and the weights: with "
                      f"{got.dtype} labels, a1 - Y and every gradient after it would become "
                      f"{np.result_type(np.float32, got.dtype)}.")
@@ -133,7 +124,7 @@ def check_relu(relu):
         }
         _agree(check, f"relu on {_describe(z)}", got, ref.relu(z), mistakes,
                hint="ReLU keeps each positive entry and replaces each negative one by 0.")
-        _require(check, f"relu on {_describe(z)}", np.array_equal(z_in, z),
+        check.require(f"relu on {_describe(z)}", np.array_equal(z_in, z),
                  "changed its input z in place. forward keeps z0 for backward, which needs it intact: "
                  "compute a new array.")
         if isinstance(got, np.ndarray) and got.shape == z.shape and got.dtype != z.dtype:
@@ -230,7 +221,7 @@ def check_softmax(softmax):
             continue
         _agree(check, f"on {what}", got, ref.softmax(z), _softmax_mistakes(z),
                hint="Each row must hold positive numbers that sum to 1.")
-        _require(check, f"on {what}", np.array_equal(z_in, z),
+        check.require(f"on {what}", np.array_equal(z_in, z),
                  "changed its input z in place: compute new arrays, and leave z as it was.")
     check.done()
 
@@ -372,17 +363,17 @@ def check_init_params(init_params):
             else:
                 check.problem(name, f"shape {arr.shape}, expected {shape}.")
         else:
-            check.count += 1
-        _require(check, name, arr.dtype == np.float32,
+            check.passed()
+        check.require(name, arr.dtype == np.float32,
                  f"dtype {arr.dtype}, expected float32: the network trains in float32, half the memory "
                  "traffic of float64.")
         if not np.issubdtype(arr.dtype, np.number):
             continue
         if name in fans:
             problem = _weight_scale_problem(name, arr.astype(np.float64), *fans[name])
-            _require(check, name, problem is None, problem or "")
+            check.require(name, problem is None, problem or "")
         else:
-            _require(check, name, not np.any(arr),
+            check.require(name, not np.any(arr),
                      "not zero. The lecture draws the biases at random too, and that trains as well; He "
                      "initialisation starts them at 0, since the random weights already make the neurons "
                      "differ.")
@@ -390,14 +381,14 @@ def check_init_params(init_params):
     small = [_arrays(s) if isinstance(s, (list, tuple)) and len(s) == 4 else None for s in small]
     if all(s is not None for s in small):
         shapes = [a.shape for a in small[0]]
-        _require(check, "init_params(20, 12, 10)", shapes == [(20, 12), (12,), (12, 10), (10,)],
+        check.require("init_params(20, 12, 10)", shapes == [(20, 12), (12,), (12, 10), (10,)],
                  f"shapes {shapes}: the sizes must come from the arguments n_in, n_hidden, n_out.")
         same = all(np.array_equal(a, b) for a, b in zip(small[0], small[1]))
-        _require(check, "seed", same,
+        check.require("seed", same,
                  "two calls with seed=0 gave different weights: draw them from a random generator created "
                  "from `seed`, so that a run can be repeated.")
         if same and np.any(small[0][0]):
-            _require(check, "seed", not all(np.array_equal(a, b) for a, b in zip(small[0], small[2])),
+            check.require("seed", not all(np.array_equal(a, b) for a, b in zip(small[0], small[2])),
                      "seed=0 and seed=1 gave the same weights: the argument `seed` is ignored.")
     check.done()
 
@@ -570,7 +561,7 @@ def check_numerical_gradient(numerical_gradient):
         f = make_f(x)
         h = kwargs.get("h", 1e-5)
         got = check.call(numerical_gradient, f, x, **kwargs)
-        _require(check, f"on {what}", np.allclose(x, x0, rtol=0, atol=1e-12),
+        check.require(f"on {what}", np.allclose(x, x0, rtol=0, atol=1e-12),
                  "x was changed: after the call some entries are still shifted by h. f reads x, so every "
                  "later evaluation, and whatever uses x afterwards, sees the shifted values; put each entry "
                  "back after its two evaluations.")
@@ -616,7 +607,7 @@ def check_gradient_check(gradient_check):
                                                               _backward_without_relu_prime)):
         params = [q.copy() for q in p]
         errors = check.call(gradient_check, fn, X.copy(), Y.copy(), params)
-        _require(check, f"with {label}", all(np.array_equal(a, b) for a, b in zip(params, p)),
+        check.require(f"with {label}", all(np.array_equal(a, b) for a, b in zip(params, p)),
                  "params changed during the check: each perturbed entry must be put back.")
         if not isinstance(errors, dict) or sorted(errors) != sorted(NAMES):
             keys = sorted(errors) if isinstance(errors, dict) else type(errors).__name__
@@ -640,14 +631,14 @@ def check_gradient_check(gradient_check):
                       "sum of the losses; backward differentiates their mean R_D.")
     else:
         for name in NAMES:
-            _require(check, f"with a correct backward ({name})", good[name] < 1e-6,
+            check.require(f"with a correct backward ({name})", good[name] < 1e-6,
                      f"relative error {good[name]:.1e}; with a correct backward it is about 1e-8 or less. "
                      "Compare the backprop gradient with the numerical gradient of the mean loss R_D.")
     if all(e < 1e-6 for e in bad.values()):
         check.problem("with a wrong backward", "the errors stayed small although backward_fn was wrong: "
                       "compute the backprop gradients with backward_fn, the function given as argument.")
     elif check.ok:
-        _require(check, "with a wrong backward", bad["W0"] > 1e-2 and bad["W1"] < 1e-6,
+        check.require("with a wrong backward", bad["W0"] > 1e-2 and bad["W1"] < 1e-6,
                  f"errors {bad}: without h'(z0) only W0 and b0 should be flagged.")
     check.done()
 
@@ -774,7 +765,7 @@ def check_sgd_epoch(sgd_epoch):
     lr, b = 0.5, 16
     params, Xc, yc, rng = [q.copy() for q in P0], X.copy(), y.copy(), _RecordingRng(0)
     returned = check.call(sgd_epoch, params, Xc, yc, lr, b, rng)
-    _require(check, "X and y", np.array_equal(Xc, X) and np.array_equal(yc, y),
+    check.require("X and y", np.array_equal(Xc, X) and np.array_equal(yc, y),
              "the caller's X or y was changed (shuffled in place?): index them with the order instead.")
     if all(np.array_equal(a, b0) for a, b0 in zip(params, P0)):
         extra = (" Your function returned new arrays, but the training loop keeps using the list it "
@@ -812,7 +803,7 @@ def check_sgd_epoch(sgd_epoch):
         check.done()
     before, after = _risk(P0, X, y), _risk(final, X, y)
     if _risk(expected, X, y) <= before:  # on some inputs even the right epoch overshoots
-        _require(check, "loss", not after > before,
+        check.require("loss", not after > before,
                  f"the mean loss on these {len(X)} samples went up during the epoch, from {before:.3f} to "
                  f"{after:.3f}: the parameters moved uphill.")
     check.done()

@@ -83,12 +83,6 @@ def stopping_epoch(accs, patience: int, epochs: int, strict: bool = True, reset:
     return epochs
 
 
-def _fault(check: Check, part: str, message: str) -> None:
-    """Record a failing part already counted (``check.count`` was raised for it)."""
-    check.problem(part, message)
-    check.count -= 1
-
-
 class _LoadSpy:
     """Watches ``model.load_state_dict`` (through a subclass, so that a deep copy of the model
     behaves as usual) to see whether weights are loaded back into ``model``, and whether what
@@ -161,28 +155,28 @@ def check_early_stopping(train_early_stopping):
     top = max(accs)
     now = {name: train.evaluate(model, x, y)[1] for name, x, y in
            (("val", *val), ("test", data.x_test, data.y_test), ("train", data.x_train, data.y_train))}
-    check.count += 1
+    check.passed()
     if not math.isclose(now["val"], top, abs_tol=1e-6):
         if math.isclose(now["test"], top, abs_tol=1e-6):
-            _fault(check, "the epoch", "the accuracies you returned are those of the test set (data.x_test): "
+            check.fault("the epoch", "the accuracies you returned are those of the test set (data.x_test): "
                           "the test set chose the epoch. The validation set chooses; the test set is "
                           "looked at once, at the very end, to report the chosen model.")
         elif math.isclose(now["train"], top, abs_tol=1e-6):
-            _fault(check, "the epoch", "the accuracies you returned are those of the training set: the "
+            check.fault("the epoch", "the accuracies you returned are those of the training set: the "
                           "epoch must be chosen on the validation set, which the network never trains on.")
         elif spy.shared:
-            _fault(check, "the weights", "the best weights were kept by reference, not copied: a "
+            check.fault("the weights", "the best weights were kept by reference, not copied: a "
                           "state_dict holds the model's own tensors, which every later epoch changes, so "
                           "what was loaded back at the end is the last epoch's weights. Keep an independent "
                           f"(deep) copy. After the call the validation accuracy is {now['val']:.4f}, not the "
                           f"best {top:.4f}.")
         elif math.isclose(now["val"], accs[-1], abs_tol=1e-6):
             never = " The best weights are never loaded back into the model." if spy.calls == 0 else ""
-            _fault(check, "the weights", "the model keeps the weights of the last epoch: after the call its "
+            check.fault("the weights", "the model keeps the weights of the last epoch: after the call its "
                           f"validation accuracy is {now['val']:.4f}, the last value in your list, not the "
                           f"best {top:.4f}.{never}")
         else:
-            _fault(check, "the weights", f"after the call the model's validation accuracy is "
+            check.fault("the weights", f"after the call the model's validation accuracy is "
                           f"{now['val']:.4f}; the best in your list is {top:.4f}: the model should hold that "
                           "epoch's weights.")
 
@@ -193,7 +187,7 @@ def check_early_stopping(train_early_stopping):
         return stopping_epoch(accs, P, ES_EPOCHS, **kw)
 
     right = {stop(), stop(strict=False)}  # "better" may mean higher, or higher or equal
-    check.count += 1
+    check.passed()
     if n not in right:
         variants = {
             "the counter of epochs without improvement is not reset when the validation accuracy "
@@ -205,29 +199,29 @@ def check_early_stopping(train_early_stopping):
         }
         named = [text for text, epoch in variants.items() if epoch == n]
         if named:
-            _fault(check, "when it stops", f"this looks like {named[0]}.")
+            check.fault("when it stops", f"this looks like {named[0]}.")
         elif n == ES_EPOCHS:
-            _fault(check, "when it stops", f"it never stopped early: all {n} epochs ran, although by epoch "
+            check.fault("when it stops", f"it never stopped early: all {n} epochs ran, although by epoch "
                           f"{min(right)} the validation accuracy had gone {P} epochs without improving.")
         elif n < min(right):
-            _fault(check, "when it stops", f"it stopped too early, at epoch {n}: your list does not end with "
+            check.fault("when it stops", f"it stopped too early, at epoch {n}: your list does not end with "
                           f"{P} epochs in a row without a better validation accuracy (patience {P}).")
         else:
-            _fault(check, "when it stops", f"it stopped too late, at epoch {n}: by epoch {min(right)} the "
+            check.fault("when it stops", f"it stopped too late, at epoch {n}: by epoch {min(right)} the "
                           f"validation accuracy had already gone {P} epochs in a row without improving.")
 
     # 3. The epoch it reports: the best one, counted from 1 like History.epoch.
-    check.count += 1
+    check.passed()
     firsts = [i + 1 for i, a in enumerate(accs) if a == top]
     if best not in (firsts[0], firsts[-1]):
         if best == firsts[0] - 1:
-            _fault(check, "the best epoch", f"returned {best}: epochs are counted from 1 (the first epoch is "
+            check.fault("the best epoch", f"returned {best}: epochs are counted from 1 (the first epoch is "
                           f"epoch 1), so the best of your list is epoch {firsts[0]}.")
         elif best == n:
-            _fault(check, "the best epoch", f"returned {best}, the last epoch run, not the epoch of the best "
+            check.fault("the best epoch", f"returned {best}, the last epoch run, not the epoch of the best "
                           "validation accuracy.")
         else:
-            _fault(check, "the best epoch", f"returned {best!r}; the best validation accuracy in your list "
+            check.fault("the best epoch", f"returned {best!r}; the best validation accuracy in your list "
                           f"({top:.4f}) is at epoch {firsts[0]}.")
 
     # 4. The batches: in mini-batches, epoch t must see the batches of epoch t of one long run.
@@ -265,7 +259,7 @@ def _check_epoch_seeds(check, train_early_stopping, data, val) -> None:
     accs = _as_accuracies(out[0]) if isinstance(out, (tuple, list)) and len(out) == 2 else None
     if not accs:
         return
-    check.count += 1
+    check.passed()
     n = len(accs)
     right = _one_epoch_at_a_time(data, val, n, batch, lambda t: seed + t - 1)
     if np.allclose(accs, right, atol=1e-6):
@@ -277,9 +271,9 @@ def _check_epoch_seeds(check, train_early_stopping, data, val) -> None:
                 "the seed given is not used": lambda t: t - 1}
     for text, seed_of in variants.items():
         if np.allclose(accs, _one_epoch_at_a_time(data, val, n, batch, seed_of), atol=1e-6):
-            _fault(check, "the batches", f"with mini-batches, this looks like {text}.")
+            check.fault("the batches", f"with mini-batches, this looks like {text}.")
             return
-    _fault(check, "the batches", "with mini-batches of 25 the validation accuracies differ from those of "
+    check.fault("the batches", "with mini-batches of 25 the validation accuracies differ from those of "
                   "one long run trained epoch by epoch: are the epochs trained one at a time, each with "
                   "the seed of its place in the run?")
 
@@ -442,46 +436,46 @@ def check_dropout(Dropout):
                  f"got {shape}.")
 
     # Evaluation mode: the identity, every time.
-    check.count += 1
+    check.passed()
     ev = evals[0]
     if not (torch.equal(ev, x0) and torch.equal(evals[1], x0)):
         if torch.allclose(ev, x0 * (1 - p)):
-            _fault(check, "evaluation mode", "the output is scaled by 1 - p at evaluation: that is the "
+            check.fault("evaluation mode", "the output is scaled by 1 - p at evaluation: that is the "
                    "old, non-inverted dropout. With the 1/(1-p) scaling during training, evaluation "
                    "leaves the activations unchanged.")
         elif (ev == 0).any() or not torch.equal(ev, evals[1]):
             zeros = float((ev == 0).float().mean())
-            _fault(check, "evaluation mode", "dropout is left on at evaluation: in eval mode the output "
+            check.fault("evaluation mode", "dropout is left on at evaluation: in eval mode the output "
                    f"has zeros or changes from call to call ({zeros:.0%} zeros). self.training tells the "
                    "layer which mode it is in; at evaluation the whole network is used, unchanged.")
         else:
-            _fault(check, "evaluation mode", "the output differs from the input in eval mode: dropout at "
+            check.fault("evaluation mode", "the output differs from the input in eval mode: dropout at "
                    "evaluation is the identity.")
 
     # Training mode: a share p of zeros, each sample its own mask, a new mask at every call.
     mask1, mask2 = first == 0, second == 0
     shared = bool(mask1.any()) and bool((mask1 == mask1[:1]).all())
-    check.count += 1
+    check.passed()
     if mask1.any() and torch.equal(mask1, mask2):
-        _fault(check, "the mask", "the same units are dropped at every call: a new random mask must be "
+        check.fault("the mask", "the same units are dropped at every call: a new random mask must be "
                "drawn at each forward pass (each batch), or the network just loses those units.")
     elif shared:
-        _fault(check, "the mask", "every sample of the batch has the same mask: each activation of each "
+        check.fault("the mask", "every sample of the batch has the same mask: each activation of each "
                "sample is dropped independently.")
-    check.count += 1
+    check.passed()
     dropped = float(mask1.float().mean())
     if abs(dropped - p) > 0.02:
         if abs(dropped - (1 - p)) < 0.02:
-            _fault(check, "training mode", f"{dropped:.0%} of the activations are dropped, not p = "
+            check.fault("training mode", f"{dropped:.0%} of the activations are dropped, not p = "
                    f"{p:.0%}: p was used as the probability to KEEP a unit. p is the probability to drop it.")
         elif dropped < 0.005:
-            _fault(check, "training mode", "nothing is dropped in training mode (no zeros in the output).")
+            check.fault("training mode", "nothing is dropped in training mode (no zeros in the output).")
         elif not shared:  # a shared mask has already been named; its share of zeros is noisy
-            _fault(check, "training mode", f"{dropped:.1%} of the activations are dropped; with p = {p} "
+            check.fault("training mode", f"{dropped:.1%} of the activations are dropped; with p = {p} "
                    f"about {p:.0%} should be.")
 
     # The kept activations: all scaled by 1/(1-p), so that the mean is the same in both modes.
-    check.count += 1
+    check.passed()
     kept = ~mask1
     if kept.any():
         ratio = (first[kept] / x0[kept]).double()
@@ -493,16 +487,16 @@ def check_dropout(Dropout):
                         "activation shrinks instead of staying the same"}
         named = [text for factor, text in names.items() if math.isclose(scale, factor, rel_tol=1e-4)]
         if float(ratio.max() - ratio.min()) > 1e-4 * max(1.0, abs(scale)):
-            _fault(check, "the scaling", "the kept activations are not all multiplied by the same factor: "
+            check.fault("the scaling", "the kept activations are not all multiplied by the same factor: "
                    "each kept one is scaled by 1/(1-p), the dropped ones are 0.")
         elif named:
-            _fault(check, "the scaling", f"this looks like {named[0]}.")
+            check.fault("the scaling", f"this looks like {named[0]}.")
         elif not math.isclose(scale, 1 / (1 - p), rel_tol=1e-4):
-            _fault(check, "the scaling", f"the kept activations are scaled by {scale:.4g}; expected "
+            check.fault("the scaling", f"the kept activations are scaled by {scale:.4g}; expected "
                    f"1/(1-p) = {1 / (1 - p):.4g}, so that the mean activation is the same in training and "
                    "at evaluation.")
-    check.count += 1
+    check.passed()
     if not (torch.is_tensor(with_grad) and with_grad.requires_grad):
-        _fault(check, "the gradient", "the output is cut off from PyTorch's graph (NumPy, .detach() or "
+        check.fault("the gradient", "the output is cut off from PyTorch's graph (NumPy, .detach() or "
                ".data): backpropagation cannot go through the layer.")
     check.done()

@@ -17,7 +17,6 @@ import numpy as np
 from utils import reference as ref
 from utils.checks.core import Check
 from utils.checks.core import compare_rounded as _compare
-from utils.checks.core import fault as _fault
 from utils.checks.core import kind_of as _kind
 from utils.checks.networks import PSL_SIZES, activation_mistakes, case
 
@@ -94,15 +93,15 @@ def _compare_logits(check: Check, model, X, params, part: str) -> None:
     model.double()
     got = check.call(model, torch.from_numpy(X), explain=_device_error)
     if got is None:
-        _fault(check, part, "forward returned None: is the `return` line missing?")
+        check.fault(part, "forward returned None: is the `return` line missing?")
         return
     if not isinstance(got, torch.Tensor):
-        _fault(check, part, f"forward returned {_kind(got)}, not a tensor.")
+        check.fault(part, f"forward returned {_kind(got)}, not a tensor.")
         return
     out = _numpy(got)
     n_out, widths = params[-1].shape[0], [W.shape[1] for W in params[::2]]
     if out.ndim == 2 and out.shape[1] != n_out and out.shape[1] in widths[:-1]:
-        _fault(check, part, f"the output has {out.shape[1]} columns, the width of a hidden layer: the last "
+        check.fault(part, f"the output has {out.shape[1]} columns, the width of a hidden layer: the last "
                "Linear layer is not applied.")
         return
     probs = ref.softmax(out) if out.ndim == 2 else out
@@ -224,15 +223,15 @@ def check_train_epoch(train_epoch, device="cpu"):
             flat(_reference_epoch(model, batches, lr, "first batch only")) - flat(start),
     }
     if not np.any(got):
-        check.count += 1
-        _fault(check, "the weights after the epoch", unchanged + ".")
+        check.passed()
+        check.fault("the weights after the epoch", unchanged + ".")
     else:
         _compare(check, "the change of the weights over the epoch", got, expected, mistakes, tol=1e-4)
-    check.count += 1
+    check.passed()
     if served and not (watch.moved_x and watch.moved_y):
         which = ("the images and the labels" if not (watch.moved_x or watch.moved_y)
                  else "the images" if not watch.moved_x else "the labels")
-        _fault(check, "the device", f"{which} of each batch are never moved to `device`, the model's: on "
+        check.fault("the device", f"{which} of each batch are never moved to `device`, the model's: on "
                "a CPU it makes no difference, but with a GPU the first batch fails, since the weights "
                "are on the GPU and the batch is not.")
     check.done()
@@ -287,25 +286,25 @@ def check_evaluate(evaluate, device="cpu"):
     model.train()
     result = check.call(evaluate, model, X, y, explain=_device_error)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        _fault(check, "the returned value", f"{_kind(result)}; evaluate returns two numbers, "
+        check.fault("the returned value", f"{_kind(result)}; evaluate returns two numbers, "
                "(mean loss, accuracy).")
         check.done()
     loss, acc = result
-    check.count += 1
+    check.passed()
     if not model.seen_grad:
-        _fault(check, "the model", "evaluate never ran the model on x.")
+        check.fault("the model", "evaluate never ran the model on x.")
     elif any(model.seen_grad) or any(getattr(v, "requires_grad", False) for v in result):
-        _fault(check, "gradients", "the forward pass recorded the computational graph, as in training "
+        check.fault("gradients", "the forward pass recorded the computational graph, as in training "
                "(gradient recording was on: no torch.no_grad context): evaluation never calls backward, so "
                "the graph only costs memory and time.")
-    check.count += 1
+    check.passed()
     if any(model.seen_training):
-        _fault(check, "the mode", "the model was in training mode during evaluation (it was never switched "
+        check.fault("the mode", "the model was in training mode during evaluation (it was never switched "
                "to evaluation mode): its Dropout layer dropped inputs at random, so two evaluations of the "
                "same model give different figures.")
-    check.count += 1
+    check.passed()
     if not model.training:
-        _fault(check, "the mode afterwards", "the model is left in evaluation mode: training after this "
+        check.fault("the mode afterwards", "the model is left in evaluation mode: training after this "
                "call would run without its Dropout. Put it back in training mode before returning.")
     if any(model.seen_training):  # with Dropout on, the figures are random: nothing to compare
         check.done()
@@ -343,9 +342,9 @@ def check_deep_network(deep_network):
         asked = f"deep_network({sizes})"
         params, X, _ = case(sizes, seed=12)
         model = check.call(deep_network, list(sizes))
-        check.count += 1
+        check.passed()
         if not isinstance(model, torch.nn.Module):
-            _fault(check, "the model", f"{asked} returned {_kind(model)}, not a PyTorch module "
+            check.fault("the model", f"{asked} returned {_kind(model)}, not a PyTorch module "
                    "(an nn.Sequential of layers).")
             break
         linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
@@ -353,23 +352,23 @@ def check_deep_network(deep_network):
         expected = list(zip(sizes[:-1], sizes[1:]))
         n_params = sum(p.numel() for p in model.parameters())
         n_expected = sum(p.size for p in params)
-        check.count += 1
+        check.passed()
         if shapes != expected:
             if len(shapes) != len(expected):
-                _fault(check, "the layers", f"{asked} has {len(shapes)} Linear layer(s), {shapes}; it needs "
+                check.fault("the layers", f"{asked} has {len(shapes)} Linear layer(s), {shapes}; it needs "
                        f"{len(expected)}, one per pair of consecutive sizes: {expected}.")
             else:
                 for L, (got, want) in enumerate(zip(shapes, expected)):
                     if got != want:
-                        _fault(check, "the layer sizes", f"Linear layer L = {L} of {asked} maps {got[0]} -> "
+                        check.fault("the layer sizes", f"Linear layer L = {L} of {asked} maps {got[0]} -> "
                                f"{got[1]} values, expected {want[0]} -> {want[1]}.")
         no_bias = [L for L, lin in enumerate(linears) if lin.bias is None]
         for L in no_bias:
-            _fault(check, "the biases", f"Linear layer L = {L} of {asked} has no bias (bias=False): the "
+            check.fault("the biases", f"Linear layer L = {L} of {asked} has no bias (bias=False): the "
                    "lecture's z = W^T a + b needs b.")
-        check.count += 1
+        check.passed()
         if n_params != n_expected:
-            _fault(check, "the parameters", f"{asked} has {n_params:,} parameters, expected {n_expected:,} "
+            check.fault("the parameters", f"{asked} has {n_params:,} parameters, expected {n_expected:,} "
                    "(M x N weights and N biases per layer).")
         if not check.ok:
             break
