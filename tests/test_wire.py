@@ -126,3 +126,43 @@ def test_the_grader_refuses_what_is_not_a_message():
         wire.decode({"__nd__": "<f8", "shape": [3], "data": "AAAA"})
     with pytest.raises(wire.WireError, match="no answer in time"):
         wire.Endpoint(*os.pipe(), timeout=0.2).receive()
+
+
+def test_a_tensor_or_an_array_like_crosses_as_an_array(pair):
+    """The checks read what a function returns with np.asarray (tensors detached): so does the wire."""
+    torch = pytest.importorskip("torch")
+    grader, ns = pair
+
+    class Wrapped:
+        def __array__(self, dtype=None, copy=None):
+            return np.arange(3.0)
+
+    ns["tensor"] = lambda: torch.ones(2, 2, requires_grad=True) * 2
+    ns["wrapped"] = lambda: Wrapped()
+    assert np.array_equal(grader.call({"name": "tensor"}), np.full((2, 2), 2.0))
+    assert np.array_equal(grader.call({"name": "wrapped"}), [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("value", [
+    {"__nd__": "<f8", "shape": [2**32, 2**32, 0], "data": ""},  # a product that overflows int64
+    {"__nd__": "<f8", "shape": [-1], "data": ""},
+    {"__nd__": "<M8[s]", "shape": [1], "data": "AAAAAAAAAAA="},
+    {"__nd__": "V10", "shape": [1], "data": "AAAAAAAAAAAAAA=="},
+    {"__rng__": "PCG64", "state": {"bit_generator": "PCG64", "state": "nonsense"}},
+    {"__seq__": "list", "items": 5},
+    {"__dict__": [1, 2]},
+    {"__float__": "1e999"},
+    [1, 2, 3],
+])
+def test_a_malformed_value_is_a_wire_error(value):
+    with pytest.raises(wire.WireError):
+        wire.decode(value)
+
+
+def test_nesting_too_deep_for_the_parser_is_a_wire_error():
+    r, w = os.pipe()
+    end = wire.Endpoint(r, w, timeout=2)
+    data = b"[" * 100_000 + b"]" * 100_000
+    threading.Thread(target=lambda: os.write(w, len(data).to_bytes(8, "big") + data), daemon=True).start()
+    with pytest.raises(wire.WireError, match="not JSON"):
+        end.receive()

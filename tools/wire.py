@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import select
 import struct
@@ -79,7 +80,24 @@ def encode(value, handle=None, depth: int = 0):
         return {"__dict__": {k: encode(v, handle, depth + 1) for k, v in value.items()}}
     if handle is not None:
         return {"__ref__": handle(value)}
+    array = _as_array(value)  # a tensor or another array-like, read as a check would read it
+    if array is not None:
+        return encode(array, None, depth + 1)
     raise TypeError(f"a {type(value).__name__}")
+
+
+def _as_array(value):
+    """A PyTorch or TensorFlow tensor, or an object NumPy can read as an array of numbers, as a NumPy
+    array (on the side that runs the student's code); None for anything else."""
+    if not (hasattr(value, "__array__") or hasattr(value, "__array_interface__") or hasattr(value, "detach")):
+        return None
+    try:
+        if hasattr(value, "detach") and hasattr(value, "cpu"):
+            value = value.detach().cpu()
+        array = np.asarray(value)
+    except Exception:
+        return None
+    return array if array.dtype.kind in KINDS else None
 
 
 def _plain(state):
@@ -90,6 +108,15 @@ def _plain(state):
 def decode(obj, stub=None, depth: int = 0):
     """The value ``obj`` (from :func:`encode`) stands for; ``stub(ref)`` makes what a reference
     stands for. Anything else raises ``WireError``."""
+    try:
+        return _decode(obj, stub, depth)
+    except WireError:
+        raise
+    except Exception as err:  # a malformed value: a bad state, shape, encoding, ...
+        raise WireError(f"malformed value ({type(err).__name__})") from None
+
+
+def _decode(obj, stub=None, depth: int = 0):
     if depth > 20:
         raise WireError("nested too deep")
     if obj is None or isinstance(obj, (bool, str, int, float)):
@@ -106,8 +133,10 @@ def decode(obj, stub=None, depth: int = 0):
         if dtype.kind not in KINDS:
             raise WireError(f"array dtype {dtype}")
         shape = tuple(int(n) for n in obj["shape"])
+        if len(shape) > 32 or any(n < 0 for n in shape):
+            raise WireError("array size does not match its shape")
         raw = base64.b64decode(obj["data"], validate=True)
-        if any(n < 0 for n in shape) or len(raw) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        if len(raw) != math.prod(shape) * dtype.itemsize:  # Python integers: no overflow
             raise WireError("array size does not match its shape")
         return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
     if "__rng__" in obj:
@@ -118,10 +147,10 @@ def decode(obj, stub=None, depth: int = 0):
         bits.state = obj["state"]
         return np.random.Generator(bits)
     if "__seq__" in obj:
-        items = [decode(v, stub, depth + 1) for v in obj["items"]]
+        items = [_decode(v, stub, depth + 1) for v in obj["items"]]
         return tuple(items) if obj["__seq__"] == "tuple" else items
     if "__dict__" in obj:
-        return {str(k): decode(v, stub, depth + 1) for k, v in obj["__dict__"].items()}
+        return {str(k): _decode(v, stub, depth + 1) for k, v in obj["__dict__"].items()}
     if "__ref__" in obj and stub is not None:
         return stub(int(obj["__ref__"]))
     raise WireError("unknown value")
@@ -219,8 +248,8 @@ class Endpoint:
             raise WireError(f"a message of {size} bytes, over the limit of {LIMIT}")
         try:
             message = json.loads(self._read(size, deadline))
-        except ValueError as err:
-            raise WireError(f"not JSON ({err})") from None
+        except (ValueError, RecursionError) as err:  # RecursionError: nested too deep for the parser
+            raise WireError(f"not JSON ({type(err).__name__})") from None
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
             raise WireError("not a message")
         return message
@@ -278,7 +307,12 @@ class Endpoint:
                     raise WireError(f"over {CALLS_BACK} calls back during one call")
                 self._answer(message)
             elif op == "return":
-                restore(list(args), list(message.get("after") or [])[:len(args)])
+                try:
+                    restore(list(args), list(message.get("after") or [])[:len(args)])
+                except WireError:
+                    raise
+                except Exception as err:
+                    raise WireError(f"malformed arguments back ({type(err).__name__})") from None
                 return decode(message.get("value"), self._stub)
             elif op == "raise":
                 kind, text, inner, line = (str(message.get(k, ""))[:TEXT]
