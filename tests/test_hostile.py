@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import sandbox  # noqa: E402
 import student  # noqa: E402
 
 NAME = "01_numpy_one_hidden_layer.ipynb"
-CELL_TIMEOUT, TIMEOUT, JUDGE_TIMEOUT = 8, 90, 15
+CELL_TIMEOUT, TIMEOUT, JUDGE_TIMEOUT = 8, 90, 10
 SECRET = "tp-hostile-secret-4f1c"  # in the grader's environment and in another student's notebook
 SITE = Path(np.__file__).resolve().parent.parent  # the site-packages the grader and kernels use
 HOME = Path.home()
@@ -88,7 +89,8 @@ def _visible_softmax_answers() -> dict:
 # Tricks that define the exercises' functions go after the exercise cells (which would otherwise
 # define them again); the others first, to change how the kernel runs everything after them.
 AT_END = {"reference", "check_internals", "solved_on_disk", "hard_coded", "liar_values", "huge_answer",
-          "not_data", "leaky_error", "other_students", "handle_escape", "stale_handle", "rng_bytes", "keepalive"}
+          "not_data", "leaky_error", "other_students", "handle_escape", "stale_handle", "rng_bytes", "keepalive",
+          "blocked_pipe", "read_ahead", "shuffle_memory"}
 
 TRICKS = {
     # changing how the kernel runs the checks
@@ -206,6 +208,36 @@ TRICKS = {
                   "        except Exception:\n"
                   "            pass\n"
                   "        time.sleep(0.5)"),
+    "blocked_pipe": ("import os, json, struct, signal, time\n"
+                     "def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
+                     "    cl = type(rng).__call__\n"
+                     "    ref = dict(zip(cl.__code__.co_freevars, [c.cell_contents for c in cl.__closure__]))['ref']\n"
+                     "    msg = json.dumps({'op': 'call', 'target': {'ref': ref, 'method': 'permutation'}, 'args': [1000000], 'kwargs': {}}).encode()\n"
+                     "    os.write(os.open('/io/from_kernel', os.O_WRONLY), struct.pack('>Q', len(msg)) + msg)\n"
+                     "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                     "    while True:\n"
+                     "        time.sleep(1)  # the answer is never read: the grader's pipe fills up"),
+    "read_ahead": ("import os, json, struct, fcntl, threading, time\n"
+                   "def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
+                   "    cl = type(rng).__call__\n"
+                   "    ref = dict(zip(cl.__code__.co_freevars, [c.cell_contents for c in cl.__closure__]))['ref']\n"
+                   "    out = os.open('/io/from_kernel', os.O_WRONLY)\n"
+                   "    fcntl.fcntl(out, 1031, 1 << 20)\n"
+                   "    msg = json.dumps({'op': 'call', 'target': {'ref': ref, 'method': 'permutation'}, 'args': [1000000], 'kwargs': {}}).encode()\n"
+                   "    os.write(out, (struct.pack('>Q', len(msg)) + msg) * 600)  # 600 calls back, read ahead\n"
+                   "    inp = os.open('/io/to_kernel', os.O_RDONLY)\n"
+                   "    threading.Thread(target=lambda: [os.read(inp, 1 << 20) for _ in iter(int, 1)], daemon=True).start()\n"
+                   "    time.sleep(600)"),
+    "shuffle_memory": ("def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
+                       "    big = np.zeros(4 * 2**20, dtype=bool)\n"
+                       "    for _ in range(40):\n"
+                       "        try:\n"
+                       "            rng.shuffle(big)\n"
+                       "        except Exception:\n"
+                       "            rng.permutation(10**6)"),
+    "fills_tmp": ("import os\nblock = os.urandom(2**20) * 50\n"
+                  "for i in range(12):\n"
+                  "    open(f'/tmp/fill{i}', 'wb').write(block)  # 600 MB of memory, over the limit set below"),
     "leaky_error": ("import os, glob\n"
                     "def relu(z):\n"
                     "    seen = dict(os.environ)\n"
@@ -297,12 +329,19 @@ def hostile(tmp_path_factory):
     out = tmp_path_factory.mktemp("grades") / "grades"
     before = {p: _tree(p) for p in (ROOT / "utils", ROOT / "tools", ROOT / "notebooks", ROOT / "data")}
     os.environ["TP_HOSTILE_SECRET"] = SECRET
+    limit, grade.FILES_LIMIT = grade.FILES_LIMIT, 256 * 2**20  # what fills_tmp passes, kept small here
     start = time.monotonic()
+    status = []
+    argv = [str(folder), "--out", str(out), "--cell-timeout", str(CELL_TIMEOUT), "--timeout", str(TIMEOUT),
+            "--judge-timeout", str(JUDGE_TIMEOUT), "--jobs", "2"]
+    runner = threading.Thread(target=lambda: status.append(grade.main(argv)), daemon=True)
     try:
-        assert grade.main([str(folder), "--out", str(out), "--cell-timeout", str(CELL_TIMEOUT),
-                           "--timeout", str(TIMEOUT), "--judge-timeout", str(JUDGE_TIMEOUT), "--jobs", "2"]) == 0
+        runner.start()
+        runner.join(900)  # a grader that hangs fails here, not after CI's own time limit
     finally:
         os.environ.pop("TP_HOSTILE_SECRET", None)
+        grade.FILES_LIMIT = limit
+    assert status == [0], "the grader hung or failed"
     seconds = time.monotonic() - start
     time.sleep(5)  # the detached process would have written by now
     after = {p: _tree(p) for p in before}
@@ -393,4 +432,5 @@ def test_the_stopping_tricks_are_named(hostile):
         return (hostile["out"] / "feedback" / who / "01_numpy_one_hidden_layer.md").read_text()
 
     assert "would not stop" in feedback("h_sigint_ignored")
+    assert "MiB of files" in feedback("h_fills_tmp") and "was stopped" in feedback("h_fills_tmp")
     assert "not judged" in feedback("h_kill_parent") or "did not answer" in feedback("h_kill_parent")

@@ -166,3 +166,48 @@ def test_nesting_too_deep_for_the_parser_is_a_wire_error():
     threading.Thread(target=lambda: os.write(w, len(data).to_bytes(8, "big") + data), daemon=True).start()
     with pytest.raises(wire.WireError, match="not JSON"):
         end.receive()
+
+
+def test_numbers_of_every_kind_cross_as_the_checks_read_them(pair):
+    """What np.asarray(..., float) reads in a self-check reads the same after the wire."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    grader, ns = pair
+    values = [np.float64("nan"), np.float32(-np.inf), np.longdouble(0.25), np.int8(-3), np.bool_(True),
+              Fraction(3, 4), Decimal("0.5"), 2**70]
+    ns["values"] = lambda: values
+    got = grader.call({"name": "values"})
+    assert np.isnan(got[0]) and got[1] == -np.inf and got[2:] == [0.25, -3, True, 0.75, 0.5, 2**70]
+
+
+def test_arguments_of_a_call_back_may_be_a_range(pair):
+    grader, ns = pair
+    seen = []
+
+    def calls_back(f):
+        return f(range(4))
+
+    ns["calls_back"] = calls_back
+    assert grader.call({"name": "calls_back"}, (lambda r: seen.append(r) or len(r),)) == 4
+    assert seen == [[0, 1, 2, 3]]
+
+
+def test_a_side_that_stops_reading_cannot_block_the_other():
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    end = wire.Endpoint(os.pipe()[0], w, timeout=1)
+    with pytest.raises(wire.WireError, match="stopped reading"):
+        for _ in range(100):  # the pipe fills up and nobody reads it
+            end.send({"op": "call", "data": "x" * 60_000})
+
+
+def test_the_deadline_holds_for_messages_already_read_ahead():
+    r, w = os.pipe()
+    end = wire.Endpoint(r, w, timeout=5)
+    frame = b'{"op":"bye"}'
+    os.write(w, (len(frame).to_bytes(8, "big") + frame) * 3)
+    assert end.receive()["op"] == "bye"
+    end.deadline = 0  # passed: the two messages in the buffer are not served
+    with pytest.raises(wire.WireError, match="in time"):
+        end.receive()

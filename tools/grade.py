@@ -454,6 +454,56 @@ def _read_back(io: Path, nb):
     return executed, status, stopped
 
 
+FILES_LIMIT = 2 * 2**30  # bytes a submission may write: its /tmp and HOME (memory), and /io (disk)
+IO_ENTRIES = 1000  # files in /io
+
+
+def _sandbox_pid(process) -> int | None:
+    """The first process inside the sandbox (bwrap's child), whose /proc/PID/root is its tree."""
+    try:
+        for task in Path(f"/proc/{process.pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            if children:
+                return int(children[0])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _watch_files(process, io: Path, sandboxed: bool, overflow: list, every: float = 0.25) -> None:
+    """Kill the sandbox when what it wrote passes :data:`FILES_LIMIT` (or /io holds over
+    :data:`IO_ENTRIES` files): its /tmp and HOME are memory, /io is the grader's disk, and no
+    resource limit bounds either."""
+    while process.poll() is None:
+        used, entries = 0, 0
+        pid = _sandbox_pid(process) if sandboxed else None
+        for folder in ("tmp", "home") if pid else ():
+            try:
+                inside = f"/proc/{pid}/root/{folder}"
+                if os.stat(inside).st_dev == os.stat(f"/{folder}").st_dev:
+                    continue  # the sandbox is not set up yet: that is still the machine's own folder
+                st = os.statvfs(inside)
+                used += (st.f_blocks - st.f_bfree) * st.f_frsize
+            except OSError:
+                pass
+        try:
+            for entry in os.scandir(io):
+                entries += 1
+                if entries > IO_ENTRIES:
+                    break
+                if entry.is_file(follow_symlinks=False):
+                    used += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            pass
+        if used > FILES_LIMIT or entries > IO_ENTRIES:
+            overflow.append(f"the notebook wrote over {FILES_LIMIT // 2**20} MiB of files (or over "
+                            f"{IO_ENTRIES} files) and was stopped")
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return
+        time.sleep(every)
+
+
 def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: dict,
             judge_timeout: int | None = None, memory_gib: float = 8) -> Run:
     """Run ``nb`` in a sandbox over ``course`` (tools/sandbox.py; none when ``course`` is None, at
@@ -496,12 +546,16 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
         watchdog = threading.Timer(timeout + 90 + judge_timeout,
                                    lambda: process.poll() is None and os.killpg(process.pid, signal.SIGKILL))
         watchdog.start()
+        overflow = []  # why the files watch stopped the sandbox, if it did
+        files = threading.Thread(target=_watch_files, args=(process, io, course is not None, overflow),
+                                 daemon=True)
+        files.start()
         try:
             deadline = time.monotonic() + timeout + 60
             while not (io / "ready").exists() and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if (io / "ready").exists() and process.poll() is None and judged:
-                to_kernel = os.open(io / "to_kernel", os.O_RDWR)
+                to_kernel = os.open(io / "to_kernel", os.O_RDWR | os.O_NONBLOCK)  # never blocks the grader
                 from_kernel = os.open(io / "from_kernel", os.O_RDWR)
                 endpoint = wire.Endpoint(from_kernel, to_kernel, handles=True, timeout=cell_timeout)
                 endpoint.deadline = time.monotonic() + judge_timeout  # for the whole judging
@@ -529,7 +583,10 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # bwrap, and with it the whole PID namespace
             process.wait()
+        files.join(5)
         executed, status, stopped = _read_back(io, nb)
+        if overflow:
+            stopped = overflow[0]
         if not status and not stopped:
             stopped = "the notebook did not run"
     return Run(executed, status, stopped, verdicts)

@@ -19,8 +19,10 @@ the kernel: it depends on the standard library and NumPy only.
 from __future__ import annotations
 
 import base64
+import decimal
 import json
 import math
+import numbers
 import os
 import select
 import struct
@@ -30,7 +32,7 @@ import traceback
 import numpy as np
 
 LIMIT = 64 * 2**20  # bytes per message
-CALLS_BACK = 10_000  # calls back the other side may make during one call
+CALLS_BACK = 1_000  # calls back the other side may make during one call
 TEXT = 2000  # characters kept of a string or an error message
 KINDS = "biuf"  # bool, int, unsigned, float: the array dtypes that may cross
 
@@ -59,10 +61,16 @@ def encode(value, handle=None, depth: int = 0):
         raise TypeError("nested too deep")
     if value is None or isinstance(value, (bool, str)):
         return value[:TEXT] if isinstance(value, str) else value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"__float__": repr(value)} if isinstance(value, float) and not np.isfinite(value) else value
-    if isinstance(value, np.generic) and value.dtype.kind in KINDS:
-        return encode(value.item(), handle, depth + 1)
+    if isinstance(value, np.generic) and value.dtype.kind in KINDS:  # NumPy scalars, long double included
+        value = bool(value) if value.dtype.kind == "b" else int(value) if value.dtype.kind in "iu" \
+            else float(value)
+        return encode(value, handle, depth + 1)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) or (handle is None and isinstance(value, numbers.Real)):  # Fraction, ...
+        value = float(value)
+        return value if math.isfinite(value) else {"__float__": "nan" if value != value else
+                                                   "inf" if value > 0 else "-inf"}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in KINDS:
             raise TypeError(f"an array of {value.dtype}")
@@ -73,6 +81,8 @@ def encode(value, handle=None, depth: int = 0):
                 "data": base64.b64encode(data.tobytes()).decode("ascii")}
     if isinstance(value, np.random.Generator):
         return {"__rng__": type(value.bit_generator).__name__, "state": _plain(value.bit_generator.state)}
+    if isinstance(value, range):
+        value = list(value)
     if isinstance(value, (list, tuple)):
         return {"__seq__": "tuple" if isinstance(value, tuple) else "list",
                 "items": [encode(v, handle, depth + 1) for v in value]}
@@ -89,12 +99,15 @@ def encode(value, handle=None, depth: int = 0):
 def _as_array(value):
     """A PyTorch or TensorFlow tensor, or an object NumPy can read as an array of numbers, as a NumPy
     array (on the side that runs the student's code); None for anything else."""
-    if not (hasattr(value, "__array__") or hasattr(value, "__array_interface__") or hasattr(value, "detach")):
+    if not (hasattr(value, "__array__") or hasattr(value, "__array_interface__") or hasattr(value, "detach")
+            or isinstance(value, decimal.Decimal)):
         return None
     try:
         if hasattr(value, "detach") and hasattr(value, "cpu"):
             value = value.detach().cpu()
         array = np.asarray(value)
+        if array.dtype == object:  # Decimal and the like: numbers NumPy reads as floats
+            array = array.astype(np.float64)
     except Exception:
         return None
     return array if array.dtype.kind in KINDS else None
@@ -185,7 +198,7 @@ def restore(args: list, back: list) -> None:
         elif isinstance(value, np.random.Generator) and isinstance(new, dict) and "__rng__" in new:
             value.bit_generator.state = decode(new).bit_generator.state
         elif isinstance(value, list) and isinstance(new, dict) and "__list__" in new:
-            entries = new["__list__"][:len(value) + 1000]
+            entries = new["__list__"][:len(value) + 10]
             for i, (enc, same) in enumerate(entries):
                 if enc is None:
                     continue
@@ -213,7 +226,7 @@ class Endpoint:
         self.rfd, self.wfd, self.resolve, self.timeout = rfd, wfd, resolve, timeout
         self.objects: dict[int, object] = {}
         self.handles = handles
-        self._buffer = b""
+        self._buffer = bytearray()
         self.deadline = float("inf")  # no message is awaited past this time (time.monotonic())
         self._made: list[list] = []  # arguments of the calls this side is waiting for
         self._answering: list[list] = []  # (arguments, lists as given) of the calls it is running
@@ -224,8 +237,17 @@ class Endpoint:
         if len(data) > LIMIT:
             raise WireError(f"message of {len(data)} bytes, over the limit of {LIMIT}")
         view = memoryview(struct.pack(">Q", len(data)) + data)
-        while view:
-            view = view[os.write(self.wfd, view):]
+        deadline = min(time.monotonic() + self.timeout, self.deadline)
+        while view:  # a side that stops reading cannot hold this one past its deadline
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WireError("the other side stopped reading")
+            _, ready, _ = select.select([], [self.wfd], [], min(left, 1.0))
+            if ready:
+                try:
+                    view = view[os.write(self.wfd, view[:65536]):]
+                except BlockingIOError:
+                    continue
 
     def _read(self, n: int, deadline: float) -> bytes:
         while len(self._buffer) < n:
@@ -238,10 +260,13 @@ class Endpoint:
                 if not chunk:
                     raise WireError("the other side left")
                 self._buffer += chunk
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
         return data
 
     def receive(self, timeout: float | None = None) -> dict:
+        if time.monotonic() >= self.deadline:  # checked before every message, read ahead or not
+            raise WireError("no answer in time")
         deadline = min(time.monotonic() + (self.timeout if timeout is None else timeout), self.deadline)
         (size,) = struct.unpack(">Q", self._read(8, deadline))
         if size > LIMIT:

@@ -687,20 +687,25 @@ class _RecordingRng:
 
     def __init__(self, seed: int):
         self._rng = seeded(seed)
-        self.orders: list = []
+        self.orders: list = []  # the first two orders drawn (all the check reads) ...
+        self.drawn = 0  # ... and how many were drawn
+
+    def _draw(self, n: int):
+        if n > self.MOST:
+            raise ValueError(f"this check's generator permutes at most {self.MOST} items")
+        order = self._rng.permutation(n)
+        self.drawn += 1
+        if len(self.orders) < 2:
+            self.orders.append(order.copy())
+        return order
 
     def permutation(self, x, axis=0):
         is_int = isinstance(x, (int, np.integer))
-        if (int(x) if is_int else len(x)) > self.MOST:
-            raise ValueError(f"this check's generator permutes at most {self.MOST} items")
-        order = self._rng.permutation(int(x) if is_int else len(x))
-        self.orders.append(order.copy())
+        order = self._draw(int(x) if is_int else len(x))
         return order if is_int else np.asarray(x)[order]
 
     def shuffle(self, x, axis=0):
-        order = self._rng.permutation(len(x))
-        self.orders.append(order.copy())
-        x[...] = np.asarray(x)[order]
+        x[...] = np.asarray(x)[self._draw(len(x))]
 
     def __getattr__(self, name):
         return getattr(self._rng, name)
@@ -789,8 +794,8 @@ def check_sgd_epoch(sgd_epoch):
             check.problem("shuffle", "the order was not drawn with rng.permutation (or rng.shuffle) from the "
                           "rng you are given: draw it there, so that the check can replay your epoch.")
         check.done()
-    if len(orders) > 1:
-        check.problem("shuffle", f"{len(orders)} orders drawn in one epoch: draw one permutation per epoch "
+    if rng.drawn > 1:
+        check.problem("shuffle", f"{rng.drawn} orders drawn in one epoch: draw one permutation per epoch "
                       "and take both the images and their labels in that order.")
     expected, mistakes = _sgd_reference(P0, X, y, lr, b, orders[0], orders)
     for i, name in enumerate(NAMES):
