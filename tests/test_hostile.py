@@ -39,6 +39,7 @@ SITE = Path(np.__file__).resolve().parent.parent  # the site-packages the grader
 HOME = Path.home()
 MARKER = "tp-hostile-detached-marker"
 PWNED = Path("/tmp") / "tp-hostile-pwned"  # what code run in the grader's process would write
+VICTIM = Path("/tmp") / "tp-hostile-victim"  # a file of the grader's machine that links point to
 # What the tricks try to write, outside their sandbox: none of it may exist afterwards.
 TARGETS = [ROOT / "utils" / "checks" / "__pycache__" / "core.cpython-311.pyc.hostile", ROOT / "utils" / "hostile.py",
            ROOT / "notebooks" / "hostile.txt", SITE / "hostile.pth", SITE / "sitecustomize.py",
@@ -238,6 +239,15 @@ TRICKS = {
     "fills_tmp": ("import os\nblock = os.urandom(2**20) * 50\n"
                   "for i in range(12):\n"
                   "    open(f'/tmp/fill{i}', 'wb').write(block)  # 600 MB of memory, over the limit set below"),
+    "links_in_io": ("import os\n"
+                    "for name, target in (('to_kernel', '/tmp/tp-hostile-victim'), ('from_kernel', '/tmp/tp-hostile-victim'),\n"
+                    "                     ('status.json', '/etc/shadow'),\n"
+                    "                     ('executed.ipynb', '/work/main/notebooks/01_numpy_one_hidden_layer.ipynb')):\n"
+                    "    try:\n"
+                    "        os.remove('/io/' + name)\n"
+                    "    except OSError:\n"
+                    "        pass\n"
+                    "    os.symlink(target, '/io/' + name)"),
     "leaky_error": ("import os, glob\n"
                     "def relu(z):\n"
                     "    seen = dict(os.environ)\n"
@@ -324,6 +334,7 @@ def hostile(tmp_path_factory):
     for folder in (ROOT / "utils", ROOT / "tools"):
         compileall.compile_dir(folder, quiet=1)
 
+    VICTIM.write_text("the grader's own file")
     folder = tmp_path_factory.mktemp("hostile")
     tricks = _submissions(folder)
     out = tmp_path_factory.mktemp("grades") / "grades"
@@ -393,6 +404,7 @@ def test_hard_coded_answers_pass_the_visible_inputs_only(hostile):
 def test_nothing_outside_the_sandbox_changed(hostile):
     for target in TARGETS:
         assert not target.exists(), target
+    assert VICTIM.read_text() == "the grader's own file"  # links in /io are not followed
     assert hostile["before"] == hostile["after"]
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert MARKER not in ps  # the detached process died with its sandbox

@@ -430,13 +430,28 @@ class Run:
     verdicts: dict
 
 
+def _own_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, a regular file the sandbox wrote: never a link it put there to one of
+    the grader's files, never more than ``limit`` bytes."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise ValueError("not a regular file, or too large")
+        return os.read(fd, limit + 1)[:limit]
+    finally:
+        os.close(fd)
+
+
 def _read_back(io: Path, nb):
     """The executed notebook and the status the runner wrote: the student's to forge, so read as
     data, size-capped; the notebook sent in when unreadable."""
     import json
 
     try:
-        raw = json.loads((io / "status.json").read_text()[:2_000_000])
+        raw = json.loads(_own_file(io / "status.json", 2_000_000))
         status = {int(k): v for k, v in raw["status"].items() if v in ("ran", "timeout")}
         stopped = raw.get("stopped")
         stopped = str(stopped)[:300] if stopped else None
@@ -444,9 +459,7 @@ def _read_back(io: Path, nb):
         return nb, {}, ("the run left no readable record (the kernel could not start, or the files "
                         "were altered)")
     try:
-        if (io / "executed.ipynb").stat().st_size > 50 * 2**20:
-            raise ValueError("too large")
-        executed = nbformat.read(io / "executed.ipynb", as_version=4)
+        executed = nbformat.reads(_own_file(io / "executed.ipynb", 50 * 2**20).decode("utf-8"), as_version=4)
         if len(executed.cells) != len(nb.cells):
             raise ValueError("cells added or removed")
     except Exception:
@@ -486,15 +499,13 @@ def _watch_files(process, io: Path, sandboxed: bool, overflow: list, every: floa
                 used += (st.f_blocks - st.f_bfree) * st.f_frsize
             except OSError:
                 pass
-        try:
-            for entry in os.scandir(io):
+        for top, dirs, names in os.walk(io):  # links are not followed
+            for name in names + dirs:
                 entries += 1
-                if entries > IO_ENTRIES:
-                    break
-                if entry.is_file(follow_symlinks=False):
-                    used += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            pass
+                with contextlib.suppress(OSError):
+                    used += os.lstat(os.path.join(top, name)).st_size
+            if entries > IO_ENTRIES:
+                break
         if used > FILES_LIMIT or entries > IO_ENTRIES:
             overflow.append(f"the notebook wrote over {FILES_LIMIT // 2**20} MiB of files (or over "
                             f"{IO_ENTRIES} files) and was stopped")
@@ -522,6 +533,10 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
         nbformat.write(nb, io / "in.ipynb")
         for name in ("to_kernel", "from_kernel"):
             os.mkfifo(io / name, 0o600)
+        # opened before the submission runs: whatever it puts in their place later (a link to one of
+        # the grader's files, say), the grader reads and writes these two pipes and nothing else
+        to_kernel = os.open(io / "to_kernel", os.O_RDWR | os.O_NONBLOCK)  # a write never blocks the grader
+        from_kernel = os.open(io / "from_kernel", os.O_RDWR)
         python = Path(sys.executable)
         judge_timeout = judge_timeout or 30 + 2 * cell_timeout
         limits = [str(cell_timeout), str(timeout), str(judge_timeout + 10 if judged else 0)]
@@ -555,8 +570,6 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
             while not (io / "ready").exists() and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if (io / "ready").exists() and process.poll() is None and judged:
-                to_kernel = os.open(io / "to_kernel", os.O_RDWR | os.O_NONBLOCK)  # never blocks the grader
-                from_kernel = os.open(io / "from_kernel", os.O_RDWR)
                 endpoint = wire.Endpoint(from_kernel, to_kernel, handles=True, timeout=cell_timeout)
                 endpoint.deadline = time.monotonic() + judge_timeout  # for the whole judging
                 salt = secrets.randbelow(2**31 - 1) + 1
@@ -571,14 +584,13 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
                     endpoint.send({"op": "bye"})
                 except (wire.WireError, OSError):
                     pass
-                finally:
-                    os.close(to_kernel)
-                    os.close(from_kernel)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         finally:
+            os.close(to_kernel)
+            os.close(from_kernel)
             watchdog.cancel()
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # bwrap, and with it the whole PID namespace
