@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+KILL_GRACE = 6  # seconds past a cell's limit before a kernel that ignored the interrupt is killed
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVE = ('__import__("sys").path.insert(0, {here!r})\n'
          '__import__("probe").serve(get_ipython().user_ns, {io!r})')
@@ -68,9 +69,10 @@ def run(io: Path, cell_timeout: int, timeout: int, serve_timeout: int) -> None:
                 break
             client.timeout = limit = int(min(cell_timeout, left))
             start = time.monotonic()
-            # a cell that ignores the interrupt sent at its time limit: its kernel is killed
+            # a cell that ignores the interrupt sent at its time limit: its kernel is killed, after a
+            # grace long enough for a loaded machine to deliver the interrupt and its reply
             process = getattr(client.km.provisioner, "process", None)
-            killer = threading.Timer(limit + 3, lambda p=process: p is not None and p.poll() is None
+            killer = threading.Timer(limit + KILL_GRACE, lambda p=process: p is not None and p.poll() is None
                                      and p.kill())
             killer.start()
             try:
