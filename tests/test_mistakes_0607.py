@@ -153,6 +153,8 @@ EARLY_STOPPING = {
     "patience one short": ([("if waited >= patience:", "if waited >= patience - 1:")], "one too short"),
     "patience one long": ([("if waited >= patience:", "if waited > patience:")], "one too long"),
     "never stops": ([("                break\n", "                pass\n")], "never stopped early"),
+    "a tie counted as better": ([("if val_accs[-1] > best_acc:", "if val_accs[-1] >= best_acc:")],
+                                "a tie with the best"),
     "same seed every epoch": ([("seed=seed + epoch - 1)", "seed=seed)")], "the same seed at every epoch"),
     "seed one too high": ([("seed=seed + epoch - 1)", "seed=seed + epoch)")], "seeds one too high"),
     "epochs from 0": ([("for epoch in range(1, epochs + 1):", "for epoch in range(epochs):"),
@@ -171,7 +173,7 @@ def test_early_stopping_mistakes_are_named(mistake):
 
 L2 = {
     "biases penalised": ([(' if name.endswith("weight")', "")], "the penalty on the biases too"),
-    "missing 1/2": ([("lam / 2 * penalty", "lam * penalty")], "a missing 1/2"),
+    "missing 1/2": ([("lam / 2 * penalty", "lam * penalty")], "without the factor 1/2 of this exercise's"),
     "norm, not squared": ([("(W ** 2).sum()", "W.norm()")], "the norm instead of the squared norm"),
     "root of the sum": ([("return F.cross_entropy(logits, y) + lam / 2 * penalty",
                           "return F.cross_entropy(logits, y) + lam / 2 * torch.sqrt(penalty)")],
@@ -193,6 +195,8 @@ def test_l2_mistakes_are_named(mistake):
 
 # --- notebook 06: dropout -------------------------------------------------------------------------
 
+OWN_MASK = ("mask = (torch.rand_like(x) >= self.p).to(x.dtype)  # 1 with probability 1 - p\n"
+            "        return x * mask / (1 - self.p)")
 DROPOUT = {
     "left on at evaluation": ([("        if not self.training:\n            return x\n", "")],
                               "dropout is left on at evaluation"),
@@ -206,6 +210,12 @@ DROPOUT = {
                              "scaled by 1 - p at evaluation"),
     "in place": ([("return x * mask / (1 - self.p)", "x *= mask / (1 - self.p)\n        return x")],
                  "changed its input in place"),
+    "PyTorch's F.dropout": ([("        if not self.training:\n            return x\n", ""),
+                             (OWN_MASK, "return torch.nn.functional.dropout(x, self.p, self.training)")],
+                            "PyTorch's own dropout"),
+    "PyTorch's nn.Dropout inside": ([("        if not self.training:\n            return x\n", ""),
+                                     (OWN_MASK, "return nn.Dropout(self.p).train(self.training)(x)")],
+                                    "PyTorch's own dropout"),
 }
 
 
