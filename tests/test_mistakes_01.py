@@ -218,13 +218,19 @@ def _sgd(shuffle=True, drop_last=False, in_place=True, sign=1, full_batch=False,
     return sgd_epoch
 
 
-def _confident(order=-1, include_right=False, true_class=False, positions=False):
+def _confident(order=-1, include_right=False, true_class=False, positions=False, skip_first=False,
+               swap=False, right_one=False):
     def most_confident_mistakes(probs, y, k=12):
         predicted = probs.argmax(axis=1)
         wrong = np.arange(len(y)) if include_right else np.flatnonzero(predicted != y)
         confidence = probs[wrong, y[wrong] if true_class else predicted[wrong]]
         ranked = np.argsort(order * confidence)
-        return (ranked if positions else wrong[ranked])[:k]
+        found = (ranked if positions else wrong[ranked])[int(skip_first):k + int(skip_first)].copy()
+        if swap:  # an off-by-one in a hand-written sort
+            found[[0, 1]] = found[[1, 0]]
+        if right_one:  # a mask inverted somewhere
+            found[k // 2] = np.flatnonzero(predicted == y)[0]
+        return found
     return most_confident_mistakes
 
 
@@ -262,6 +268,8 @@ MISTAKES = [
     ("relu", lambda z: np.abs(z), "the absolute value |z|"),
     ("relu", lambda z: np.max(z, 0), "the largest entry along axis 0"),
     ("relu", _relu_in_place, "changed its input z in place"),
+    ("relu", lambda z: np.max(0, z), "np.max reduces ONE array along an axis"),
+    ("relu", lambda z: max(0, z), "Python's max(0, z)"),
     ("relu_prime", lambda z: (z >= 0).astype(z.dtype), "a derivative of 1 at z = 0"),
     ("relu_prime", lambda z: z > 0, "a boolean array"),
     ("relu_prime", lambda z: z, "z itself, not the derivative"),
@@ -280,6 +288,7 @@ MISTAKES = [
     ("cross_entropy", lambda a, Y: -np.mean(np.sum(np.log(a), axis=1)), "not only the true class's"),
     # accuracy
     ("accuracy", lambda a, y: np.mean(np.argmax(a, axis=0) == y), "taken over axis 0"),
+    ("accuracy", lambda a, y: np.mean(np.argmax(a) == y), "np.argmax with no axis"),
     ("accuracy", lambda a, y: np.mean(np.max(a, axis=1) == y), "the probabilities compared with the labels"),
     ("accuracy", lambda a, y: np.sum(np.argmax(a, axis=1) == y), "a count of correct predictions"),
     # init_params
@@ -336,6 +345,9 @@ MISTAKES = [
     ("most_confident_mistakes", _confident(include_right=True), "correctly classified images included"),
     ("most_confident_mistakes", _confident(true_class=True), "probability of the true class"),
     ("most_confident_mistakes", _confident(positions=True), "positions in the list of mistakes"),
+    ("most_confident_mistakes", _confident(skip_first=True), "not one of the"),
+    ("most_confident_mistakes", _confident(swap=True), "in the wrong order"),
+    ("most_confident_mistakes", _confident(right_one=True), "an image the network classified right"),
 ]
 
 
@@ -428,3 +440,48 @@ def test_answers_hard_coded_for_the_visible_inputs_fail_on_hidden_ones():
     CHECKS["softmax"](hard_coded)  # passes what the student sees
     with core.hidden_inputs(HIDDEN_SALTS[0]), pytest.raises(CheckFailed):
         CHECKS["softmax"](hard_coded)
+
+
+def test_a_backward_that_reads_h_prime_from_a0_passes_and_the_planted_bug_cell_still_runs(capsys):
+    """h'(z0) taken as (a0 > 0) is right: its check passes, and 01's demonstration of a planted bug,
+    which plants it through z0, says it could not plant it instead of stopping Run All."""
+    def backward(X, Y, params, outputs):
+        W0, b0, W1, b1 = params
+        z0, a0, z1, a1 = outputs
+        d1 = (a1 - Y) / len(X)
+        d0 = (d1 @ W1.T) * (a0 > 0)
+        return X.T @ d0, d0.sum(axis=0), a0.T @ d1, d1.sum(axis=0)
+
+    checks.check_backward(backward)
+    namespace = _solutions()
+    namespace["backward"] = backward
+    X, Y = np.random.default_rng(0).random((8, 784)), np.eye(10)[np.arange(8)]
+    params = [p.astype(np.float64) for p in ref.init_params(784, 6, 10, seed=1)]
+    params[1] += 0.1
+    namespace.update(X_check=X, Y_check=Y, params_check=params)
+    cells = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]]
+    exec(next(c for c in cells if "def backward_with_a_bug" in c), namespace)  # noqa: S102
+    assert "the bug could not be planted" in capsys.readouterr().out
+
+
+def test_in_a_notebook_a_failing_check_shows_its_message_alone_and_a_name_error_a_hint():
+    """What the student reads under a cell: the check's message without the checks' own frames; a
+    NameError with its traceback and a hint to run the cells above (a skipped cell, a restart)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in (
+        "import numpy as np\nfrom utils import checks",
+        "checks.check_relu(lambda z: np.abs(z))",
+        "print(l2_loss)")]
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=60).execute()
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    (failed,), (missing,) = nb.cells[1].outputs, nb.cells[2].outputs
+    shown = ansi.sub("", "\n".join(failed.traceback))
+    assert failed.ename == "CheckFailed" and shown == f"CheckFailed: {failed.evalue}"
+    assert "the absolute value |z|" in shown and "core.py" not in shown and "hidden" not in shown
+    shown = ansi.sub("", "\n".join(missing.traceback))
+    assert missing.ename == "NameError" and "----> 1 print(l2_loss)" in shown
+    assert "Hint: if `l2_loss` is defined in a cell above, that cell has not run in this kernel" in shown
+

@@ -66,10 +66,40 @@ def hidden_inputs(salt: int):
 class CheckFailed(AssertionError):
     """A self-check found a problem; the message says which, and what to look at."""
 
+    def _render_traceback_(self):
+        """What IPython shows: the message alone, without the frames of the checks' own code."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 def fail(message: str):
     """Raise CheckFailed(message): the one place a failing check raises."""
+    __tracebackhide__ = True  # noqa: F841
     raise CheckFailed(message) from None
+
+
+NAME_HINT = ("Hint: if `{name}` is defined in a cell above, that cell has not run in this kernel "
+             "(skipped, or the kernel restarted): run the cells above this one (JupyterLab: Run > Run All "
+             "Above Selected Cell; Colab: Runtime > Run before), then this one again. Otherwise, check its "
+             "spelling.")
+
+
+def _hint_name_errors(shell=None) -> None:
+    """In a notebook (IPython), a NameError keeps its traceback and gets a hint to run the cells above."""
+    try:
+        shell = shell or __import__("IPython").get_ipython()
+    except ImportError:
+        return
+    if shell is None or not hasattr(shell, "set_custom_exc") or shell.custom_exceptions:
+        return  # not IPython, or a handler is there already (ours, or someone else's): left alone
+
+    def show(self, etype, value, tb, tb_offset=None):
+        stb = list(self.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset))
+        name = getattr(value, "name", None) or (str(value).split("'")[1:2] or ["that name"])[0]
+        stb += ["", NAME_HINT.format(name=name)]
+        self._showtraceback(etype, value, stb)  # IPython shows what its handler shows, nothing more
+        return stb
+
+    shell.set_custom_exc((NameError,), show)
 
 
 def _detach(value):

@@ -107,13 +107,27 @@ def _describe(z) -> str:
     return f"a {z.dtype} array of shape {z.shape}"
 
 
+def _relu_crash(err) -> str | None:
+    """The mistake behind a crash of relu, when its error names it."""
+    text = str(err)
+    if isinstance(err, TypeError) and ("scalar index" in text or "axis" in text):
+        return ("np.max(0, z)? np.max reduces ONE array along an axis (its second argument is an axis, "
+                "and z is not one): ReLU compares each entry of z with 0, the element-wise maximum of two "
+                "arrays (np.maximum).")
+    if isinstance(err, ValueError) and "truth value" in text:
+        return ("Python's max(0, z), or an `if` on z, asks whether a whole array is larger than 0, which "
+                "has no single answer: ReLU compares each entry of z with 0, element by element (an "
+                "element-wise maximum, np.maximum, or a mask).")
+    return None
+
+
 def check_relu(relu):
     """``relu(z)``: max(0, z) element by element, for any shape, without changing z."""
     __tracebackhide__ = True  # noqa: F841
     check = Check("relu")
     for z in _relu_inputs():
         z_in = z.copy()
-        got = check.call(relu, z_in)
+        got = check.call(relu, z_in, explain=_relu_crash)
         mistakes = {
             "the absolute value |z|, not max(0, z)": np.abs(z),
             "min(0, z): the negative part kept instead of the positive part": np.minimum(z, 0),
@@ -274,7 +288,9 @@ def check_accuracy(accuracy):
     rng = seeded(3)
     for n in (10, 37, 200):
         a = ref.softmax(2 * rng.standard_normal((n, 10)))
+        a[0] = np.eye(10)[a[0].argmax()]  # the largest output of the whole batch in row 0, at a label's index
         y = np.where(rng.random(n) < 0.6, a.argmax(axis=1), rng.integers(0, 10, n))
+        y[0] = a[0].argmax()
         if n == a.shape[1]:  # labels that an argmax over axis 0 gets right in 2 rows, and wrong elsewhere
             rows, cols = a.argmax(axis=1), a.argmax(axis=0)
             y = np.where(np.arange(n) < 5, rows, (rows + 1 + (rows + 1 == cols)) % 10)
@@ -285,6 +301,8 @@ def check_accuracy(accuracy):
             mistakes["the predicted classes taken over axis 0 (one per column), not one per row"] = \
                 np.mean(a.argmax(axis=0) == y)
         mistakes |= {
+            "np.argmax with no axis: one index into the whole array, flattened, not one predicted class per "
+            "row": np.mean(a.argmax() == y),
             "the probabilities compared with the labels, not the predicted classes (the index of each "
             "row's largest output)": np.mean(a.max(axis=1) == y),
             "a count of correct predictions, not the fraction": right.sum(),
@@ -871,7 +889,29 @@ def check_most_confident_mistakes(most_confident_mistakes):
             "all the mistakes, sorted but not cut to the k first": ranked,
             "the first k mistakes in the order of the data, not sorted by confidence": wrong[:k],
         }
-        _agree(check, f"k = {k}", got, ranked[:k], mistakes, tol=0,
-               hint="The k indices (into probs and y) of the wrong predictions whose predicted class got the "
-                    "highest probability, most confident first.")
+        named = diagnose(got, ranked[:k], mistakes, tol=0)
+        if named is not None and named.startswith("differs from"):  # not a known mistake: which indices
+            listed = np.asarray(got).ravel()
+            check.problem(f"k = {k}", _wrong_indices(listed, ranked, set(wrong.tolist()), len(y), k))
+        else:
+            _agree(check, f"k = {k}", got, ranked[:k], mistakes, tol=0)
     check.done()
+
+
+def _wrong_indices(got, ranked, wrong: set, n: int, k: int) -> str:
+    """What is wrong with a list of k indices that matches no known mistake, without the answer."""
+    top = set(ranked[:k].tolist())
+    for position, index in enumerate(got.tolist(), start=1):
+        if not float(index).is_integer() or not 0 <= index < n:
+            return (f"position {position} holds {index:g}, which is not an index into probs and y "
+                    f"(0 to {n - 1}).")
+        if int(index) not in wrong:
+            return (f"position {position} holds {int(index)}, an image the network classified right: keep "
+                    "only the images whose predicted class differs from the label.")
+        if int(index) not in top:
+            return (f"position {position} holds {int(index)}, a mistake, but not one of the {k} most "
+                    "confident: rank the mistakes by the probability of their predicted class.")
+    if len(set(got.tolist())) < len(got):
+        return "an image listed twice: each of the k indices must be a different image."
+    return (f"the right {k} images, in the wrong order: most confident first (the highest probability of "
+            "the predicted class first).")
