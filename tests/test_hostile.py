@@ -106,8 +106,8 @@ TRICKS = {
     "rewritten_cells": ("def _skip(lines):\n    return ['pass\\n'] if any('checks.' in l for l in lines) else lines\n"
                         "get_ipython().input_transformers_cleanup.append(_skip)"),
     # the answers the course ships, and the solutions on the grader's disk
-    "reference": ("from utils import reference as ref\nfrom utils.data import one_hot\n"
-                  "from utils.checks.core import numerical_gradient\n"
+    "reference": ("from utils import reference as ref\nfrom utils.reference import one_hot\n"
+                  "from utils.reference import numerical_gradient\n"
                   "relu, relu_prime, softmax, cross_entropy = ref.relu, ref.relu_prime, ref.softmax, ref.cross_entropy\n"
                   "accuracy, init_params, forward, backward = ref.accuracy, ref.init_params, ref.forward, ref.backward"),
     "check_internals": ("from utils.checks import numpy_net as nn\n"

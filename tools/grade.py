@@ -246,11 +246,10 @@ def where(nb, index: int) -> str:
 # Files of the course that hold the answers of a notebook's exercises graded by the judge: left
 # out of the copy its submissions run against (a whole module, "*", or the functions named).
 ANSWERS = {
-    "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*", "utils/data.py": ["one_hot"],
-           "utils/checks/core.py": ["numerical_gradient"]},
-    "04": {"utils/checks/architecture.py": ["_sigmoid", "_leaky", "_leaky_prime", "_elu", "_elu_prime",
-                                            "_swish", "_swish_prime", "_n_params", "_bracket",
-                                            "_best_under"]},
+    "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*",
+           "utils/checks/networks.py": ["activate", "he_params", "layer_values", "gradients",
+                                        "outputs_tuple"]},
+    "04": {"utils/checks/architecture.py": ["_reference", "_n_params", "_bracket", "_best_under"]},
     "05": {"utils/checks/learning_rate.py": ["_rule", "_verdicts"]},
     "07": {"utils/measure.py": ["epoch_flops"], "utils/checks/comparison.py": ["_flops", "_flop_mistakes"]},
 }

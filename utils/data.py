@@ -434,19 +434,6 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, allow_download: bool
 # --- utilities shared by the notebooks -----------------------------------------------
 
 
-def one_hot(y, num_classes: int = N_CLASSES) -> np.ndarray:
-    """Labels (n,) -> float32 matrix (n, num_classes) with a single 1 per row.
-
-    The labels are checked by :func:`check_labels` (``ValueError`` if they are not
-    integers 0..num_classes-1)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
-    y = check_labels(y, num_classes, name="y given to one_hot")
-    out = np.zeros((len(y), num_classes), dtype=np.float32)
-    out[np.arange(len(y)), y] = 1.0
-    return out
-
-
 def train_val_split(x, y, val_fraction: float = 0.1, seed: int | None = 0):
     """Stratified split: each class keeps the same share in both parts.
 

@@ -16,18 +16,21 @@ The API is the one notebook 01 teaches, for any number of layers:
     grads = backward(X, Y, params, outputs)         # (dW0, db0, dW1, db1)
     sgd_step(params, grads, lr)
 
-Notebook 01 writes the one-hidden-layer case step by step; this module is what
-its self-checks compare against, and what notebooks 02, 03 and 07 reuse.
+Notebook 01 writes the one-hidden-layer case step by step; this module holds its answers
+(one_hot and numerical_gradient too), for notebooks 02, 03 and 07, which reuse the network.
+The self-checks never use it: they have their own network (utils.checks.networks).
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import numbers
 import time
 
 import numpy as np
 
-from utils.data import check_labels, iterate_minibatches, one_hot
+from utils.data import N_CLASSES, check_labels, iterate_minibatches
 from utils.history import History, check_seed, check_training_args
 
 
@@ -53,6 +56,19 @@ def cross_entropy(a, Y):
 def accuracy(a, y):
     """Fraction of rows whose largest output is the true label."""
     return float(np.mean(np.argmax(a, axis=1) == y))
+
+
+def one_hot(y, num_classes: int = N_CLASSES) -> np.ndarray:
+    """Labels (n,) -> float32 matrix (n, num_classes) with a single 1 per row.
+
+    The labels are checked by :func:`check_labels` (``ValueError`` if they are not
+    integers 0..num_classes-1)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}.")
+    y = check_labels(y, num_classes, name="y given to one_hot")
+    out = np.zeros((len(y), num_classes), dtype=np.float32)
+    out[np.arange(len(y)), y] = 1.0
+    return out
 
 
 def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
@@ -171,6 +187,73 @@ def backward(X, Y, params, outputs) -> tuple:
         if L > 0:
             delta = (delta @ params[2 * L].T) * relu_prime(outputs[2 * L - 2])
     return tuple(grads)
+
+
+def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every
+    entry ``i`` of the array ``x`` (changed in place, then restored).
+
+    ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
+    integer array cannot hold ``x + h`` and would give wrong values. ``f`` takes
+    no argument (it reads ``x`` itself) and returns the loss, one real number;
+    ``h`` is a small positive float. Anything else raises ``TypeError`` or
+    ``ValueError`` before (or, for what ``f`` returns, as soon as) it is seen."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
+                        "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
+    if not callable(f):
+        raise TypeError(f"f must be a function that takes no argument and returns the loss; got "
+                        f"{type(f).__name__}.")
+    required = _required_arguments(f)
+    if required:
+        raise TypeError("f must take no argument: it reads x itself, which numerical_gradient changes in "
+                        f"place (write `def f(): return loss(...)`); this f requires {', '.join(required)}.")
+    if isinstance(h, bool) or not isinstance(h, numbers.Real):
+        raise TypeError(f"h must be a small positive float such as 1e-5; got {h!r} ({type(h).__name__}).")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        try:
+            x[i] = old + h
+            f_plus = _loss(f())
+            x[i] = old - h
+            f_minus = _loss(f())
+        finally:
+            x[i] = old  # restored even when f fails
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def _required_arguments(f) -> list[str]:
+    """The names of the arguments ``f`` cannot be called without (none when it cannot be told)."""
+    try:
+        parameters = inspect.signature(f).parameters.values()
+    except (TypeError, ValueError):  # some built-ins have no signature
+        return []
+    return [p.name for p in parameters
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _loss(value) -> float:
+    """What f returned, as one real number; an error saying what it was otherwise."""
+    if value is None:
+        raise TypeError("f returned None: f must return the loss (one number); is its `return` missing?")
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor
+        value = value.detach().cpu().numpy()
+    if np.ndim(value) != 0:
+        raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(value)}.")
+    if np.iscomplexobj(value) or isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"f must return the loss, one real number; it returned {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return the loss, one real number; it returned a "
+                        f"{type(value).__name__}.") from None
 
 
 def sgd_step(params, grads, lr: float) -> None:

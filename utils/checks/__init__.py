@@ -3,15 +3,15 @@
     from utils import checks
     checks.check_softmax(softmax)       # prints PASSED, or raises CheckFailed naming the mistake
 
-``core`` holds what every check uses (``Check``, ``rel_error``, ``numerical_gradient``);
-the references the checks compare with live in ``utils.reference`` and in each
-module, for instructors and for the curious.
+``core`` holds what every check uses (``Check``, ``rel_error``); ``networks`` the checks' own
+NumPy network. None of it can stand in for an exercise: no function here has an exercise's
+signature (tests/test_student.py tries every function of the student edition on every check).
 """
 
 from utils.checks import core
 from utils.checks.architecture import *  # 04
 from utils.checks.comparison import *  # 07
-from utils.checks.core import Check, CheckFailed, numerical_gradient, rel_error
+from utils.checks.core import Check, CheckFailed, rel_error
 from utils.checks.keras_net import *  # 02
 from utils.checks.learning_rate import *  # 05
 from utils.checks.numpy_net import *  # 01

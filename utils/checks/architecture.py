@@ -35,33 +35,21 @@ def _is_number(value) -> bool:
 # --- 1. activation functions -------------------------------------------------------------
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _leaky(z, alpha=0.01):
-    return np.where(z > 0, z, alpha * z)
-
-
-def _leaky_prime(z, alpha=0.01):
-    return np.where(z > 0, 1.0, alpha)
-
-
-def _elu(z, alpha=1.0):
-    return np.where(z > 0, z, alpha * (np.exp(np.minimum(z, 0)) - 1))
-
-
-def _elu_prime(z, alpha=1.0):
-    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0)))
-
-
-def _swish(z):
-    return z * _sigmoid(z)
-
-
-def _swish_prime(z):
-    s = _sigmoid(z)
-    return s + z * s * (1 - s)
+def _reference(name: str, z, alpha: float | None = None) -> np.ndarray:
+    """The right values of the activation ``name`` ("sigmoid", "leaky_relu", "elu", "swish", or one
+    of those three with "_prime", its derivative) at ``z``; ``alpha`` None: its default."""
+    alpha = {"leaky": 0.01, "elu": 1.0}.get(name.split("_")[0], 0.0) if alpha is None else alpha
+    s = 1.0 / (1.0 + np.exp(-z))
+    values = {
+        "sigmoid": lambda: s,
+        "leaky_relu": lambda: np.where(z > 0, z, alpha * z),
+        "leaky_relu_prime": lambda: np.where(z > 0, 1.0, alpha),
+        "elu": lambda: np.where(z > 0, z, alpha * (np.exp(np.minimum(z, 0)) - 1)),
+        "elu_prime": lambda: np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))),
+        "swish": lambda: z * s,
+        "swish_prime": lambda: s + z * s * (1 - s),
+    }
+    return values[name]()
 
 
 ELEMENTWISE = ("An activation works element by element: its output has the shape of z, each entry computed "
@@ -77,7 +65,7 @@ def _z_grid() -> np.ndarray:
 
 def _activation_mistakes(name: str, z, alpha, default_alpha):
     """Wrong values students commonly produce, keyed by a description of the mistake."""
-    s = _sigmoid(z)
+    s = _reference("sigmoid", z)
     a = alpha
     m = {}
     if name == "leaky_relu":
@@ -86,15 +74,15 @@ def _activation_mistakes(name: str, z, alpha, default_alpha):
         m["plain ReLU: the negative side is 0, the leak alpha z is missing"] = np.maximum(z, 0)
         m["min instead of max: max{alpha z, z} is the larger of the two"] = np.minimum(a * z, z)
         if a != default_alpha:
-            m[f"the alpha passed ({a:g}) is ignored"] = _leaky(z, default_alpha)
+            m[f"the alpha passed ({a:g}) is ignored"] = _reference("leaky_relu", z, default_alpha)
     elif name == "leaky_relu_prime":
         m["the slope alpha applied on the positive side (z > 0) instead of the negative side"] = \
             np.where(z > 0, a, 1.0)
         m["the ReLU derivative: 0 for z < 0, where leaky ReLU has slope alpha"] = np.where(z > 0, 1.0, 0.0)
         m["the value alpha z on the negative side, not the slope alpha"] = np.where(z > 0, 1.0, a * z)
-        m["the function itself, not its derivative"] = _leaky(z, a)
+        m["the function itself, not its derivative"] = _reference("leaky_relu", z, a)
         if a != default_alpha:
-            m[f"the alpha passed ({a:g}) is ignored"] = _leaky_prime(z, default_alpha)
+            m[f"the alpha passed ({a:g}) is ignored"] = _reference("leaky_relu_prime", z, default_alpha)
     elif name == "elu":
         m["exp(z) without the -1 on the negative side (ELU is 0 at z = 0, and continuous there)"] = \
             np.where(z > 0, z, a * np.exp(np.minimum(z, 0)))
@@ -102,21 +90,23 @@ def _activation_mistakes(name: str, z, alpha, default_alpha):
             np.where(z > 0, a * (np.exp(z) - 1), z)
         m["plain ReLU: the negative side is 0"] = np.maximum(z, 0)
         if a != 1.0:
-            m["the factor alpha missing on the negative side (or the alpha passed ignored)"] = _elu(z, 1.0)
+            m["the factor alpha missing on the negative side (or the alpha passed ignored)"] = \
+                _reference("elu", z, 1.0)
     elif name == "elu_prime":
         m["the derivative written as exp(z) - 1 (that is the function, up to alpha): the derivative of "
           "alpha (e^z - 1) is alpha e^z"] = np.where(z > 0, 1.0, a * (np.exp(np.minimum(z, 0)) - 1))
         m["exp(z) - 1 on the negative side, without alpha"] = \
             np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)) - 1)
-        m["the value z on the positive side: the derivative of z is 1"] = np.where(z > 0, z, _elu_prime(z, a))
+        m["the value z on the positive side: the derivative of z is 1"] = \
+            np.where(z > 0, z, _reference("elu_prime", z, a))
         m["the ReLU derivative: 0 for z < 0"] = np.where(z > 0, 1.0, 0.0)
-        m["the function itself, not its derivative"] = _elu(z, a)
+        m["the function itself, not its derivative"] = _reference("elu", z, a)
         if a != 1.0:
             m["e^z without the factor alpha on the negative side (or the alpha passed ignored)"] = \
-                _elu_prime(z, 1.0)
+                _reference("elu_prime", z, 1.0)
     elif name == "swish":
         m["the sigmoid alone: swish multiplies it by z"] = s
-        m["a sign slip in the exponent: z / (1 + e^{+z})"] = z * _sigmoid(-z)
+        m["a sign slip in the exponent: z / (1 + e^{+z})"] = z * _reference("sigmoid", -z)
         m["the sigmoid's derivative"] = s * (1 - s)
     elif name == "swish_prime":
         m["the sigmoid alone: the product rule's second term, z times the sigmoid's derivative, "
@@ -124,7 +114,7 @@ def _activation_mistakes(name: str, z, alpha, default_alpha):
         m["only the second term of the product rule: the sigmoid itself is missing"] = z * s * (1 - s)
         m["the derivative of the sigmoid alone, s(z)(1 - s(z)): swish is z times the sigmoid"] = s * (1 - s)
         m["the sigmoid's derivative taken as s(z) instead of s(z)(1 - s(z)) in the product rule"] = s + z * s
-        m["the function itself, not its derivative"] = _swish(z)
+        m["the function itself, not its derivative"] = _reference("swish", z)
     return m
 
 
@@ -182,18 +172,18 @@ def check_activations(leaky_relu, leaky_relu_prime, elu, elu_prime, swish, swish
     check = Check("activation functions")
     z = _z_grid()
     families = [
-        ("leaky_relu", leaky_relu, _leaky, "leaky_relu_prime", leaky_relu_prime, _leaky_prime, 0.01, 0.2),
-        ("elu", elu, _elu, "elu_prime", elu_prime, _elu_prime, 1.0, 0.5),
-        ("swish", swish, _swish, "swish_prime", swish_prime, _swish_prime, None, None),
+        ("leaky_relu", leaky_relu, "leaky_relu_prime", leaky_relu_prime, 0.01, 0.2),
+        ("elu", elu, "elu_prime", elu_prime, 1.0, 0.5),
+        ("swish", swish, "swish_prime", swish_prime, None, None),
     ]
-    for f_name, f, f_ref, p_name, fp, p_ref, default_alpha, other_alpha in families:
+    for f_name, f, p_name, fp, default_alpha, other_alpha in families:
         settings = [({}, default_alpha)] + ([({"alpha": other_alpha}, other_alpha)] if other_alpha else [])
         for kwargs, alpha in settings:
             label = f"(z, alpha={alpha:g})" if kwargs else "(z)"
-            for name, fn, ref in ((f_name, f, f_ref), (p_name, fp, p_ref)):
+            for name, fn in ((f_name, f), (p_name, fp)):
                 z_in = z.copy()
                 got = check.call(fn, z_in, hint=ELEMENTWISE, **kwargs)
-                expected = ref(z, alpha) if alpha is not None else ref(z)
+                expected = _reference(name, z, alpha)
                 mistakes = _activation_mistakes(name, z, alpha, default_alpha)
                 _compare_values(check, name + label, got, expected, z, mistakes)
                 if not np.array_equal(z_in, z):

@@ -22,10 +22,7 @@ function running in a sandboxed kernel (tools/wire.py).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import linecache
-import math
-import numbers
 import threading
 import traceback
 
@@ -140,72 +137,6 @@ def rel_error(a, b) -> float:
         raise ValueError(f"rel_error compares arrays of the same shape; got {a.shape} and {b.shape}.")
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Centred finite differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every
-    entry ``i`` of the array ``x`` (changed in place, then restored).
-
-    ``x`` must be a NumPy array of floats (float64 for a meaningful check): an
-    integer array cannot hold ``x + h`` and would give wrong values. ``f`` takes
-    no argument (it reads ``x`` itself) and returns the loss, one real number;
-    ``h`` is a small positive float. Anything else raises ``TypeError`` or
-    ``ValueError`` before (or, for what ``f`` returns, as soon as) it is seen."""
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"numerical_gradient needs a NumPy array of floats, changed in place; got {kind}. "
-                        "Convert it first, e.g. p = p.astype(np.float64), and let f use that array.")
-    if not callable(f):
-        raise TypeError(f"f must be a function that takes no argument and returns the loss; got "
-                        f"{type(f).__name__}.")
-    required = _required_arguments(f)
-    if required:
-        raise TypeError("f must take no argument: it reads x itself, which numerical_gradient changes in "
-                        f"place (write `def f(): return loss(...)`); this f requires {', '.join(required)}.")
-    if isinstance(h, bool) or not isinstance(h, numbers.Real):
-        raise TypeError(f"h must be a small positive float such as 1e-5; got {h!r} ({type(h).__name__}).")
-    if not (math.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a small positive step such as 1e-5; got {h!r}.")
-    grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        try:
-            x[i] = old + h
-            f_plus = _loss(f())
-            x[i] = old - h
-            f_minus = _loss(f())
-        finally:
-            x[i] = old  # restored even when f fails
-        grad[i] = (f_plus - f_minus) / (2 * h)
-    return grad
-
-
-def _required_arguments(f) -> list[str]:
-    """The names of the arguments ``f`` cannot be called without (none when it cannot be told)."""
-    try:
-        parameters = inspect.signature(f).parameters.values()
-    except (TypeError, ValueError):  # some built-ins have no signature
-        return []
-    return [p.name for p in parameters
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-
-
-def _loss(value) -> float:
-    """What f returned, as one real number; an error saying what it was otherwise."""
-    if value is None:
-        raise TypeError("f returned None: f must return the loss (one number); is its `return` missing?")
-    value = _detach(value)
-    if np.ndim(value) != 0:
-        raise ValueError(f"f must return one number (the loss); it returned shape {np.shape(value)}.")
-    if np.iscomplexobj(value) or isinstance(value, (str, bytes, bool)):
-        raise TypeError(f"f must return the loss, one real number; it returned {value!r}.")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"f must return the loss, one real number; it returned a "
-                        f"{type(value).__name__}.") from None
 
 
 # --- explaining an error raised inside the student's code ---------------------------------

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils import reference as ref
 from utils.checks.core import CRASHED, Check, diagnose, hidden, salted, seeded
-from utils.checks.core import numerical_gradient as _centred
+from utils.checks.networks import activate, gradients, he_params, layer_values, outputs_tuple
 
 __all__ = ["check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
            "check_accuracy", "check_init_params", "check_forward", "check_backward",
@@ -51,7 +50,7 @@ def _small_problem(seed=4, n=16, n_in=20, n_hidden=12, n_out=10, margin=0.0):
     no hidden pre-activation z0 closer than that to ReLU's kink at 0 (finite differences across
     the kink would fail a right answer, on whatever inputs the grader draws)."""
     rng = seeded(seed)
-    p = ref.init_params(n_in, n_hidden, n_out, seed=salted(seed), dtype=np.float64)
+    p = he_params([n_in, n_hidden, n_out], salted(seed))
     p[1] = 0.1 * rng.standard_normal(n_hidden)
     p[3] = 0.1 * rng.standard_normal(n_out)
     X = rng.random((n, n_in))
@@ -136,7 +135,7 @@ def check_relu(relu):
             "the 0/1 mask of the positive entries, which is the derivative (next exercise), not ReLU": z > 0,
             "z unchanged: ReLU turns the negative entries into 0": z,
         }
-        _agree(check, f"relu on {_describe(z)}", got, ref.relu(z), mistakes,
+        _agree(check, f"relu on {_describe(z)}", got, activate("ReLU", z), mistakes,
                hint="ReLU keeps each positive entry and replaces each negative one by 0.")
         check.require(f"relu on {_describe(z)}", np.array_equal(z_in, z),
                  "changed its input z in place. forward keeps z0 for backward, which needs it intact: "
@@ -158,11 +157,11 @@ def check_relu_prime(relu_prime):
         mistakes = {
             "a derivative of 1 at z = 0: the convention here (as in every library) is h'(0) = 0": z >= 0,
             "z itself, not the derivative": z,
-            "ReLU itself, max(0, z), not its derivative": ref.relu(z),
+            "ReLU itself, max(0, z), not its derivative": activate("ReLU", z),
             "the comparison the wrong way round (1 for the negative entries)": z < 0,
             "the comparison the wrong way round (1 for the entries <= 0)": z <= 0,
         }
-        _agree(check, f"relu_prime on {_describe(z)}", got, ref.relu_prime(z), mistakes,
+        _agree(check, f"relu_prime on {_describe(z)}", got, activate("ReLU'", z), mistakes,
                hint="The derivative is 1 where z > 0 and 0 where z <= 0, entry by entry.")
         if isinstance(got, np.ndarray) and got.shape == z.shape and got.dtype != z.dtype and not dtype_told:
             dtype_told = True  # once is enough
@@ -233,7 +232,7 @@ def check_softmax(softmax):
             got = check.call(softmax, z_in, hint=SOFTMAX_SHAPE_HINT, part=f"on {what}")
         if got is CRASHED:
             continue
-        _agree(check, f"on {what}", got, ref.softmax(z), _softmax_mistakes(z),
+        _agree(check, f"on {what}", got, activate("softmax", z), _softmax_mistakes(z),
                hint="Each row must hold positive numbers that sum to 1.")
         check.require(f"on {what}", np.array_equal(z_in, z),
                  "changed its input z in place: compute new arrays, and leave z as it was.")
@@ -268,11 +267,12 @@ def check_cross_entropy(cross_entropy):
     check = Check("cross_entropy")
     rng = seeded(2)
     for n in (1, 5, 50):
-        a = ref.softmax(2 * rng.standard_normal((n, 10)))
+        a = activate("softmax", 2 * rng.standard_normal((n, 10)))
         Y = np.eye(10)[rng.integers(0, 10, n)]
         with np.errstate(all="ignore"):
             got = check.call(cross_entropy, a.copy(), Y.copy())
-        _agree(check, f"a batch of D = {n}", got, ref.cross_entropy(a, Y), _cross_entropy_mistakes(a, Y),
+        risk = -np.mean(np.sum(Y * np.log(a), axis=1))
+        _agree(check, f"a batch of D = {n}", got, risk, _cross_entropy_mistakes(a, Y),
                hint="One number: minus the mean over the D rows of the sum over the classes of y ln a.")
     check.done()
 
@@ -287,7 +287,7 @@ def check_accuracy(accuracy):
     check = Check("accuracy")
     rng = seeded(3)
     for n in (10, 37, 200):
-        a = ref.softmax(2 * rng.standard_normal((n, 10)))
+        a = activate("softmax", 2 * rng.standard_normal((n, 10)))
         a[0] = np.eye(10)[a[0].argmax()]  # the largest output of the whole batch in row 0, at a label's index
         y = np.where(rng.random(n) < 0.6, a.argmax(axis=1), rng.integers(0, 10, n))
         y[0] = a[0].argmax()
@@ -436,12 +436,12 @@ def check_forward(forward):
     _agree(check, "z0", z0, e_z0, {"the bias b0 missing": X @ W0},
            hint="z0 is the batched (W^0)^T x + b^0: one row per sample, one column per hidden neuron.")
     prev = np.asarray(z0, dtype=np.float64) if _usable(z0, e_z0) else e_z0
-    e_a0 = ref.relu(prev)
+    e_a0 = activate("ReLU", prev)
     _agree(check, "a0 (from your z0)", a0, e_a0,
            {"the hidden layer's ReLU missing (a0 equal to z0)": prev,
             "softmax on the hidden layer: the hidden activation is ReLU, softmax is for the output layer":
-                ref.softmax(prev),
-            "the derivative h'(z0) where the activation h(z0) belongs": ref.relu_prime(prev)},
+                activate("softmax", prev),
+            "the derivative h'(z0) where the activation h(z0) belongs": activate("ReLU'", prev)},
            hint="a0 is the ReLU of z0 (does your relu pass its check above?).")
     prev_a0 = np.asarray(a0, dtype=np.float64) if _usable(a0, e_a0) else e_a0
     e_z1 = prev_a0 @ W1 + b1
@@ -450,9 +450,9 @@ def check_forward(forward):
             "z1 computed from z0, before the ReLU: layer 1 takes the activations a0": prev @ W1 + b1},
            hint="z1 is the batched (W^1)^T a^0 + b^1.")
     prev = np.asarray(z1, dtype=np.float64) if _usable(z1, e_z1) else e_z1
-    _agree(check, "a1 (from your z1)", a1, ref.softmax(prev),
+    _agree(check, "a1 (from your z1)", a1, activate("softmax", prev),
            {"a1 equal to z1, the scores before softmax: the output layer turns them into probabilities": prev,
-            "ReLU on the output layer instead of softmax": ref.relu(prev)},
+            "ReLU on the output layer instead of softmax": activate("ReLU", prev)},
            hint="a1 is the softmax of z1, row by row (does your softmax pass its check above?).")
     check.done()
 
@@ -471,7 +471,7 @@ def _backward_mistakes(X, Y, params, outputs) -> dict:
     D = len(X)
     d1 = a1 - Y
     back = d1 @ W1.T
-    d0 = ref.relu_prime(z0) * back
+    d0 = activate("ReLU'", z0) * back
 
     def grads(d0, d1, x=X, a=a0, scale=1 / D):
         return x.T @ d0 * scale, d0.sum(axis=0) * scale, a.T @ d1 * scale, d1.sum(axis=0) * scale
@@ -480,7 +480,7 @@ def _backward_mistakes(X, Y, params, outputs) -> dict:
         mistakes = {
             "the ReLU derivative h'(z0) missing from delta0": grads(back, d1, scale=scale),
             "the ReLU h(z0) where its derivative h'(z0) belongs in delta0":
-                grads(ref.relu(z0) * back, d1, scale=scale),
+                grads(activate("ReLU", z0) * back, d1, scale=scale),
             "z0 (before the ReLU) where the activation a0 belongs in dW1": grads(d0, d1, a=z0, scale=scale),
             "a0 where the input x of layer 0 belongs in dW0": grads(d0, d1, x=a0, scale=scale),
             "the biases' gradients summed along axis 1 (over the neurons) instead of over the samples "
@@ -495,7 +495,7 @@ def _backward_mistakes(X, Y, params, outputs) -> dict:
         if W1.shape[0] == W1.shape[1]:  # the product with W1 untransposed only runs when W1 is square
             mistakes["W1 used where its transpose belongs in delta0 (the slide's W^1 delta^1, with samples "
                      "as rows, is a product with the transpose of W1)"] = \
-                grads(ref.relu_prime(z0) * (d1 @ W1), d1, scale=scale)
+                grads(activate("ReLU'", z0) * (d1 @ W1), d1, scale=scale)
         return mistakes
 
     missing_mean = f"the 1/D of the mean missing (a factor D = {D} too large)"
@@ -519,13 +519,13 @@ def check_backward(backward):
     # transpose belongs still runs, and the check can name it. Then 12 hidden neurons, all shapes distinct.
     for n_hidden in (10, 12):
         p, X, Y = _small_problem(n_hidden=n_hidden)
-        outputs = ref.forward(X, p)
+        outputs = outputs_tuple(layer_values(X, p))
         got = check.call(backward, X.copy(), Y.copy(), [q.copy() for q in p],
                    tuple(o.copy() for o in outputs), hint=BACKWARD_SHAPE_HINT)
         if not isinstance(got, (list, tuple)) or len(got) != 4:
             check.problem("the result", "return the four gradients (dW0, db0, dW1, db1), in this order.")
             check.done()
-        expected = ref.backward(X, Y, p, outputs)
+        expected = gradients(X, Y, p)
         mistakes = _backward_mistakes(X, Y, p, outputs)
         for i, name in enumerate(NAMES):
             _agree(check, f"d{name} ({n_hidden} hidden neurons)", got[i], expected[i],
@@ -548,7 +548,8 @@ def _mixed(x):
 
 
 def _differences(f, x, h, kind):
-    """Wrong finite differences, computed on a copy of ``x``: forward, backward, whole rows."""
+    """Finite differences of ``kind``: "centred" (the right ones), or the wrong forward, backward and
+    whole-row ones; ``x`` is changed, then restored."""
     grad = np.zeros_like(x, dtype=np.float64)
     base = f()
     rows = [(i,) for i in range(len(x))] if kind == "rows" else list(np.ndindex(x.shape))
@@ -560,7 +561,7 @@ def _differences(f, x, h, kind):
         down = f()
         x[i] = old
         grad[i] = {"forward": (up - base) / h, "backward": (base - down) / h,
-                   "rows": (up - down) / (2 * h)}[kind]
+                   "rows": (up - down) / (2 * h), "centred": (up - down) / (2 * h)}[kind]
     return grad
 
 
@@ -584,7 +585,7 @@ def check_numerical_gradient(numerical_gradient):
                  "later evaluation, and whatever uses x afterwards, sees the shifted values; put each entry "
                  "back after its two evaluations.")
         x[...] = x0
-        expected = _centred(f, x, h=h)
+        expected = _differences(f, x, h, "centred")
         mistakes = {
             "a forward difference (f(x + h) - f(x)) / h: its error is of order h, the centred difference's "
             "of order h^2": _differences(f, x, h, "forward"),
@@ -621,8 +622,11 @@ def check_gradient_check(gradient_check):
     p, X, Y = _small_problem(seed=5, n=6, n_in=8, n_hidden=5, margin=1e-3)
     D = len(X)
     runs = {}
-    for label, fn in (("a correct backward", ref.backward), ("a backward without h'(z0)",
-                                                              _backward_without_relu_prime)):
+    def backward(X, Y, params, outputs):  # a correct one, here only: no module of the course ships one
+        return gradients(X, Y, params)
+
+    for label, fn in (("a correct backward", backward), ("a backward without h'(z0)",
+                                                         _backward_without_relu_prime)):
         params = [q.copy() for q in p]
         errors = check.call(gradient_check, fn, X.copy(), Y.copy(), params)
         check.require(f"with {label}", all(np.array_equal(a, b) for a, b in zip(params, p)),
@@ -674,13 +678,13 @@ def check_evaluate_numpy(evaluate):
     check = Check("evaluate")
     p, X, Y = _small_problem(seed=8, n=40)
     y = Y.argmax(axis=1)
-    p[3] = p[3] + 0.5 - ref.forward(X, p)[2].min()  # positive scores z1: a "loss" of z1 can be named
-    z0, a0, z1, a1 = ref.forward(X, p)
+    p[3] = p[3] + 0.5 - layer_values(X, p)["z"][1].min()  # positive scores z1: a "loss" of z1 can be named
+    z0, a0, z1, a1 = outputs_tuple(layer_values(X, p))
     got = check.call(evaluate, X.copy(), y.copy(), [q.copy() for q in p], hint=EVALUATE_SHAPE_HINT)
     if not isinstance(got, (list, tuple)) or len(got) != 2:
         check.problem("the result", "return two numbers: the loss, then the accuracy.")
         check.done()
-    loss, acc = ref.cross_entropy(a1, Y), ref.accuracy(a1, y)
+    loss, acc = -np.mean(np.sum(Y * np.log(a1), axis=1)), np.mean(a1.argmax(axis=1) == y)
     with np.errstate(all="ignore"):
         of_scores = -np.mean(np.sum(Y * np.log(z1), axis=1))
     swapped = {"the accuracy where the loss belongs: return (loss, accuracy), in this order": acc}
@@ -734,14 +738,15 @@ def _epoch(params, X, y, lr, batches, update=(0, 1, 2, 3)):
     params = [q.copy() for q in params]
     for rows_x, rows_y in batches:
         xb = X[rows_x]
-        grads = ref.backward(xb, np.eye(params[-1].shape[0])[y[rows_y]], params, ref.forward(xb, params))
+        grads = gradients(xb, np.eye(params[-1].shape[0])[y[rows_y]], params)
         for i in update:
             params[i] -= lr * grads[i]
     return params
 
 
 def _risk(params, X, y) -> float:
-    return ref.cross_entropy(ref.forward(X, params)[-1], np.eye(params[-1].shape[0])[y])
+    a = layer_values(X, params)["a"][-1]
+    return float(-np.mean(np.log(a[np.arange(len(y)), y])))
 
 
 def _sgd_reference(P0, X, y, lr, b, order, orders) -> tuple[list, dict]:
@@ -870,7 +875,7 @@ def check_most_confident_mistakes(most_confident_mistakes):
     __tracebackhide__ = True  # noqa: F841
     check = Check("most_confident_mistakes")
     rng = seeded(7)
-    probs = ref.softmax(3 * rng.standard_normal((300, 10)))
+    probs = activate("softmax", 3 * rng.standard_normal((300, 10)))
     y = np.where(rng.random(300) < 0.7, probs.argmax(axis=1), rng.integers(0, 10, 300))
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)

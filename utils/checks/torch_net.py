@@ -14,11 +14,10 @@ import copy
 
 import numpy as np
 
-from utils import reference as ref
 from utils.checks.core import Check
 from utils.checks.core import compare_rounded as _compare
 from utils.checks.core import kind_of as _kind
-from utils.checks.networks import PSL_SIZES, activation_mistakes, case
+from utils.checks.networks import PSL_SIZES, activate, activation_mistakes, case, layer_values
 
 __all__ = ["check_two_layer_net", "check_train_epoch", "check_evaluate", "check_deep_network"]
 
@@ -48,9 +47,7 @@ def _device_error(err) -> str | None:
 
 
 #: what forward may return, turned into probabilities the way F.cross_entropy sees them
-_OUTPUT = {"logits": lambda z: ref.softmax(z),
-           "softmax": lambda z: ref.softmax(ref.softmax(z)),
-           "ReLU": lambda z: ref.softmax(ref.relu(z))}
+_OUTPUT = {"logits": "softmax", "softmax": "softmax twice", "ReLU": "softmax of ReLU"}
 _OUTPUT_WORDS = {"softmax": "a softmax at the end of the network (F.cross_entropy applies its own, so the "
                             "softmax would be applied twice)",
                  "ReLU": "a ReLU after the last Linear layer (the logits z can be negative; a ReLU clips "
@@ -104,8 +101,8 @@ def _compare_logits(check: Check, model, X, params, part: str) -> None:
         check.fault(part, f"the output has {out.shape[1]} columns, the width of a hidden layer: the last "
                "Linear layer is not applied.")
         return
-    probs = ref.softmax(out) if out.ndim == 2 else out
-    _compare(check, part, probs, ref.forward(X, params)[-1], _activation_mistakes(X, params), tol=1e-7)
+    probs = activate("softmax", out) if out.ndim == 2 else out
+    _compare(check, part, probs, layer_values(X, params)["a"][-1], _activation_mistakes(X, params), tol=1e-7)
 
 
 # --- TwoLayerNet ------------------------------------------------------------------------------
@@ -308,9 +305,9 @@ def check_evaluate(evaluate, device="cpu"):
                "call would run without its Dropout. Put it back in training mode before returning.")
     if any(model.seen_training):  # with Dropout on, the figures are random: nothing to compare
         check.done()
-    probs = ref.softmax(logits)
+    probs = activate("softmax", logits)
     mean_loss = float(-np.mean(np.log(probs[np.arange(n), y])))
-    double_softmax = ref.softmax(probs)
+    double_softmax = activate("softmax", probs)
     _compare(check, "the mean loss", _as_number(loss), mean_loss, tol=1e-5, mistakes={
         "the loss summed over the samples instead of averaged": n * mean_loss,
         "the cross-entropy of probabilities (a softmax before F.cross_entropy, which applies its own)":
