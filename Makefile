@@ -30,7 +30,7 @@ CELL_TIMEOUT ?= 300
 CHECK = TP_QUICK=1 OMP_NUM_THREADS=1 $(1)/python -m pytest -n $(WORKERS) --dist loadfile \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) tests $(NOTEBOOKS)
 
-.PHONY: help venv sandbox lab test test-lowest test-newest newest-refresh lint unit notebooks bench bench-accuracy student publish-student \
+.PHONY: help venv sandbox lab test test-lowest test-newest newest-refresh lint unit notebooks bench bench-accuracy student answers publish-student \
         grade html badges clean
 
 help:
@@ -42,6 +42,7 @@ help:
 	@echo "make bench-accuracy - each tool on full Fashion-MNIST (needs dataset-fashion-mnist)"
 	@echo "make student - the student edition: a runnable tree, solutions blanked (build/student/)"
 	@echo "make publish-student - commit that edition to the student branch (pushes nothing)"
+	@echo "make answers - which functions of the student edition pass a self-check as they are"
 	@echo "make grade SUBMISSIONS=DIR - run and grade DIR/<student>/NN_*.ipynb (build/grades/)"
 	@echo "make html   - execute every notebook into the course book (build/html/; TP_QUICK=1 honoured)"
 	@echo "make badges - rewrite the Colab badges and setup cells from [tool.course] in pyproject.toml"
@@ -118,6 +119,9 @@ bench-accuracy: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python tools/student.py
+
+answers: $(STAMP)
+	$(BIN)/python tools/answers.py
 
 publish-student: $(STAMP)
 	$(BIN)/python tools/publish.py

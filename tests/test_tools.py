@@ -385,3 +385,23 @@ def test_the_setting_is_read_with_a_toml_parser(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(colab, "ROOT", tmp_path)
     assert colab.main(["--check"]) == 2  # and nothing is written
     assert "nothing written" in capsys.readouterr().err
+
+
+def test_answers_lists_the_functions_of_the_course_that_pass_a_self_check(capsys):
+    """tools/answers.py hands every function of utils to a check: in the instructor's course, where
+    utils/reference.py holds notebook 01's answers, relu passes check_relu and nothing passes the
+    check of most_confident_mistakes; and no module of utils/checks imports utils.reference."""
+    import ast
+
+    import answers
+
+    modules = ("utils.reference", "utils.data", "utils.checks.core", "utils.checks.networks",
+               "utils.checks.numpy_net")  # the NumPy ones: the tool tries every module (make answers)
+    assert answers.count(ROOT, ["check_relu", "check_most_confident_mistakes"], modules) == {
+        "check_relu": ["utils.reference.relu"], "check_most_confident_mistakes": []}
+    assert "check_relu: utils.reference.relu" in capsys.readouterr().out
+    for path in (ROOT / "utils" / "checks").glob("*.py"):
+        imported = {(node.module, alias.name) for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, ast.ImportFrom) for alias in node.names}
+        assert ("utils", "reference") not in imported, path
+        assert not any(module == "utils.reference" for module, _ in imported), path

@@ -249,6 +249,7 @@ ANSWERS = {
     "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*",
            "utils/checks/networks.py": ["activate", "he_params", "layer_values", "gradients",
                                         "outputs_tuple"]},
+    "03": {"utils/train.py": ["mlp", "evaluate"]},  # 03's deep_network and evaluate, which 04-07 use
     "04": {"utils/checks/architecture.py": ["_reference", "_n_params", "_bracket", "_best_under"]},
     "05": {"utils/checks/learning_rate.py": ["_rule", "_verdicts"]},
     "07": {"utils/measure.py": ["epoch_flops"], "utils/checks/comparison.py": ["_flops", "_flop_mistakes"]},
