@@ -174,7 +174,7 @@ def backward(X, Y, params, outputs) -> tuple:
                          f"{len(params)} arrays for these params.")
     if np.shape(Y) != np.shape(outputs[-1]):
         raise ValueError(f"Y has shape {np.shape(Y)} but the network outputs {np.shape(outputs[-1])}: "
-                         "Y must be one-hot, one row per sample (utils.data.one_hot).")
+                         "Y must be one-hot, one row per sample (utils.reference.one_hot).")
     if len(X) != len(Y):
         raise ValueError(f"X has {len(X)} rows but Y and the outputs have {len(Y)}: they must be the same "
                          "batch (pass forward(X, params) of this X).")
