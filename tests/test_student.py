@@ -374,8 +374,9 @@ def _course_copy(tmp_path: Path, notebooks: dict) -> Path:
     (root / "notebooks").mkdir(parents=True)
     for name in ["utils", "data"]:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "tools").mkdir()
     for name in ["requirements.txt", "constraints.txt", "environment.yml", ".gitignore", "pyproject.toml",
-                 "Makefile"]:
+                 "Makefile", "tools/colab_setup.py"]:
         shutil.copy(ROOT / name, root / name)
     for name, nb in notebooks.items():
         nbformat.write(nb, root / "notebooks" / name)
@@ -465,7 +466,8 @@ def test_the_branch_holds_no_solution_and_points_at_itself(published):
     files = git("ls-tree", "-r", "--name-only", "student", cwd=repo).splitlines()
     assert {"README.md", "Makefile", "pyproject.toml", "requirements.txt", "utils/__init__.py",
             "data/mnist_sample.npz"} <= set(files)
-    assert not any(f.startswith(("tools/", "tests/")) for f in files)
+    assert not any(f.startswith(("tools/", "tests/")) for f in files if f != "tools/colab_setup.py")
+    assert "tools/colab_setup.py" in files  # the second half of the Colab setup cell
     assert subprocess.run(["git", "grep", "-q", "BEGIN SOLUTION", "student"], cwd=repo).returncode == 1
     repository, branch = colab.student_setting(repo / "pyproject.toml")
     for path in WITH_EXERCISES:
@@ -479,7 +481,7 @@ def test_the_branch_holds_no_solution_and_points_at_itself(published):
         assert not kept & solution, f"{path.name}: {kept & solution}"
         assert colab.notebook_problems(nb, path.name, repository, branch) == []
         setup = nb.cells[colab._setup_index(nb)].source
-        assert f'REPO_URL = "https://github.com/{repository}"' in setup and f'BRANCH = "{branch}"' in setup
+        assert f'"https://github.com/{repository}"' in setup and f'"--branch", "{branch}"' in setup
     readme = git("show", "student:README.md", cwd=repo)
     assert colab.colab_url(NOTEBOOKS[0].name, repository, branch) in readme
 

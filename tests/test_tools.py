@@ -172,23 +172,29 @@ COURSE = "/content/tp-deep-learning"
 SITE = "/usr/local/lib/python3/dist-packages"
 
 
-def _simulate_colab(monkeypatch, tmp_path, *, course_has=None, codecarbon="missing"):
+def _simulate_colab(monkeypatch, tmp_path, *, course_has=None, codecarbon="missing", clone_fails=False):
     """Run the template setup cell as on Colab, with a temporary folder for /content/tp-deep-learning
     holding ``course_has`` (None: no folder), CodeCarbon ``missing`` / ``there`` / ``failing``.
-    Returns the events (commands run, folders added, chdir) and the course folder."""
+    A clone copies the course's tools/colab_setup.py, which the cell then runs. Returns the events
+    (commands run, folders added, chdir) and the course folder."""
     course = tmp_path / "content" / "tp-deep-learning"
     if course_has is not None:
         course.mkdir(parents=True)
         for name in course_has:
             (course / name).mkdir()
             (course / name / "left-over").write_text("from an earlier run")
+        (course / "tools").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "tools" / "colab_setup.py", course / "tools")
     events = []
 
-    def run(cmd, **kw):
+    def run(cmd, check=False, **kw):
         events.append(("run", [str(c) for c in cmd]))
-        if cmd[:2] == ["git", "clone"]:  # a clone that works
-            for name in ("notebooks", "utils", ".git"):
+        if cmd[:2] == ["git", "clone"]:
+            if clone_fails:  # what subprocess.run(check=True) raises; git has printed its message
+                raise subprocess.CalledProcessError(128, cmd)
+            for name in ("notebooks", "utils", ".git", "tools"):
                 Path(cmd[-1], name).mkdir(parents=True)
+            shutil.copy(ROOT / "tools" / "colab_setup.py", Path(cmd[-1], "tools"))
         if cmd[-1] == "codecarbon" and codecarbon == "failing":
             return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found for "
                                                "codecarbon\n")
@@ -220,48 +226,68 @@ def test_the_setup_cell_on_simulated_colab(runtime, monkeypatch, tmp_path, capsy
     printed = capsys.readouterr().out.splitlines()
     repository, branch = colab.setting()
     url = f"https://github.com/{repository}"
-    clone = [("run", ["git", "clone", "--depth", "1", "--branch", branch, url, str(course)])]
+    clone = [("run", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, str(course)])]
     install = [("run", [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(course)]),
                ("addsitedir", SITE),  # the running kernel sees the install
                ("chdir", f"{course}/notebooks")]
     pip_codecarbon = [("run", [sys.executable, "-m", "pip", "install", "-q", "codecarbon"])]
+    installed = f"Colab: installed the course from {course}"
     if runtime == "already cloned":
         assert events == install
-        assert printed == ["Colab: installed the course, CodeCarbon already there."]
+        assert printed == [f"{installed}, CodeCarbon already there."]
     else:
         assert events == clone + install + pip_codecarbon
         assert (course / "notebooks").is_dir() and not (course / "utils" / "left-over").exists()
-    if runtime == "fresh":
-        assert printed == [f"Colab: cloned {url} ({branch}), installed the course, installed CodeCarbon."]
-    if runtime == "partial clone":
-        assert printed == [f"Colab: removed an incomplete {course}, cloned {url} ({branch}), installed the "
-                           "course, installed CodeCarbon."]
+    if runtime in ("fresh", "partial clone"):
+        assert printed == [f"{installed}, installed CodeCarbon."]
     if runtime == "codecarbon fails":
-        assert printed == ["CodeCarbon could not be installed (ERROR: No matching distribution found for "
-                           "codecarbon): the course runs without energy figures",
-                           f"Colab: cloned {url} ({branch}), installed the course."]
+        assert printed == [f"{installed}, CodeCarbon could not be installed (ERROR: No matching distribution "
+                           "found for codecarbon): no energy figures."]
     assert not any(pkg in " ".join(map(str, event[1])) for event in events for pkg in ("tensorflow", "torch"))
 
 
-def test_a_failed_clone_stops_with_gits_message(monkeypatch, tmp_path):
-    def run(cmd, **kw):
-        return subprocess.CompletedProcess(cmd, 128, "", "fatal: Remote branch student not found in "
-                                           "upstream origin")
-
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", run)
-    cell = colab.setup_cell("me/course", "student").replace(f'COURSE = "{COURSE}"',
-                                                            f"COURSE = {str(tmp_path / 'c')!r}")
-    with pytest.raises(RuntimeError, match="git clone .* failed: fatal: Remote branch student not found"):
-        exec(cell, {})
+def test_a_failed_clone_stops_the_cell(monkeypatch, tmp_path):
+    """git prints its own message in the cell's output; the cell stops there, nothing is installed."""
+    with pytest.raises(subprocess.CalledProcessError):
+        _simulate_colab(monkeypatch, tmp_path, clone_fails=True)
 
 
 def test_the_setup_cell_outside_colab_does_nothing(monkeypatch, capsys):
     commands = []
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(cmd))
-    exec(colab.setup_cell(*colab.setting()), {})
+    namespace = {}
+    exec(colab.setup_cell(*colab.setting()), namespace)
     assert commands == [] and capsys.readouterr().out == ""
+    assert set(namespace) - {"__builtins__"} == {"sys"}
+
+
+def test_the_setup_cell_is_folded_short_and_nothing_depends_on_its_names():
+    """At most 10 lines, a Colab form hidden in JupyterLab; no later cell of a notebook uses a name
+    the cell defines on Colab (os, sys, ...) without defining it itself: outside Colab they are
+    not there."""
+    cell = colab.setup_cell(*colab.setting())
+    assert len(cell.splitlines()) <= 10 and cell.startswith("# @title ")
+    setup_names = {"sys", "os", "runpy", "shutil", "subprocess", "COURSE"}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        index = colab._setup_index(nb)
+        assert nb.cells[index].metadata["cellView"] == "form", path.name
+        assert nb.cells[index].metadata["jupyter"] == {"source_hidden": True}, path.name
+        loaded, bound = set(), set()
+        for cell in nb.cells[index + 1:]:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Name):
+                    (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    bound.add(node.name)
+                elif isinstance(node, ast.arg):
+                    bound.add(node.arg)
+        assert not (setup_names & loaded) - bound, f"{path.name} uses {(setup_names & loaded) - bound}"
 
 
 # --- the course is installed, editable: no sys.path edits -----------------------------------
@@ -333,6 +359,8 @@ def test_the_setup_cell_installs_the_course_into_a_running_python(tmp_path):
     course = tmp_path / "tp-deep-learning"
     shutil.copytree(ROOT / "utils", course / "utils", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", course)
+    (course / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "colab_setup.py", course / "tools")
     (course / "notebooks").mkdir()
     build_path = tmp_path / "build-backend"  # setuptools alone, for pip's offline build
     build_path.mkdir()

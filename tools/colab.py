@@ -15,6 +15,7 @@ at the student branch.
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 from pathlib import Path
@@ -32,56 +33,21 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
 SETUP_MARK = "google.colab"  # the setup cell is the first code cell that mentions it
 COURSE_DIR = "/content/tp-deep-learning"
 
-# The Colab setup cell of every notebook. setup_cell() fills in @REPOSITORY@ and @BRANCH@.
+# The Colab setup cell of every notebook, folded (a Colab form; hidden in JupyterLab, SETUP_METADATA).
+# setup_cell() fills in @REPOSITORY@ and @BRANCH@. The rest of the set-up is the course's own
+# tools/colab_setup.py, run in the notebook's kernel once the course is cloned.
 SETUP_CELL = '''\
-# Setup: on Google Colab, fetch the course and install it, with what Colab lacks. Elsewhere: nothing.
-import importlib.util
-import os
-import shutil
-import site
-import subprocess
+# @title Setup: on Google Colab, fetch and install the course (elsewhere, nothing) { display-mode: "form" }
 import sys
-from pathlib import Path
-
-
-def colab_setup():
-    """Clone the course (again if a clone is incomplete), install it, move into its notebooks/."""
-    REPO_URL = "https://github.com/@REPOSITORY@"
-    BRANCH = "@BRANCH@"
+if "google.colab" in sys.modules:  # clone (again, if incomplete), then run the course's own setup
+    import os, runpy, shutil, subprocess
     COURSE = "/content/tp-deep-learning"
-
-    def run(*command):
-        done = subprocess.run(list(command), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed: {(done.stderr or '').strip()[-1500:]}")
-
-    did = []
-    if not (Path(COURSE, "notebooks").is_dir() and Path(COURSE, "utils").is_dir()):
-        if Path(COURSE).exists():  # a partial or failed clone: start again
-            shutil.rmtree(COURSE)
-            did.append(f"removed an incomplete {COURSE}")
-        run("git", "clone", "--depth", "1", "--branch", BRANCH, REPO_URL, COURSE)
-        did.append(f"cloned {REPO_URL} ({BRANCH})")
-    run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", COURSE)
-    did.append("installed the course")
-    for folder in site.getsitepackages():  # let this running kernel see the install
-        site.addsitedir(folder)
-    os.chdir(COURSE + "/notebooks")
-    if importlib.util.find_spec("codecarbon") is not None:
-        did.append("CodeCarbon already there")
-    else:
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "codecarbon"],
-                             capture_output=True, text=True)
-        if pip.returncode == 0:
-            did.append("installed CodeCarbon")
-        else:
-            why = (pip.stderr or "").strip().splitlines()[-1:] or [f"pip exit status {pip.returncode}"]
-            print(f"CodeCarbon could not be installed ({why[0]}): the course runs without energy figures")
-    print("Colab: " + ", ".join(did) + ".")
-
-
-if "google.colab" in sys.modules:
-    colab_setup()'''
+    if not (os.path.isdir(f"{COURSE}/notebooks") and os.path.isdir(f"{COURSE}/utils")):
+        shutil.rmtree(COURSE, ignore_errors=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "@BRANCH@",
+                        "https://github.com/@REPOSITORY@", COURSE], check=True)
+    runpy.run_path(f"{COURSE}/tools/colab_setup.py", run_name="__main__")  # install, cd notebooks/'''
+SETUP_METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}
 
 
 class SettingError(ValueError):
@@ -166,7 +132,10 @@ def apply(nb, name: str, repository: str, branch: str, add: bool = True) -> None
     if index is not None:
         nb.cells[index].source = setup_cell(repository, branch)
     elif add:
-        nb.cells.insert(1, nbformat.v4.new_code_cell(setup_cell(repository, branch)))
+        index = 1
+        nb.cells.insert(index, nbformat.v4.new_code_cell(setup_cell(repository, branch)))
+    if index is not None:
+        nb.cells[index].metadata.update(copy.deepcopy(SETUP_METADATA))
 
 
 def notebook_problems(nb, name: str, repository: str, branch: str) -> list[str]:
@@ -181,6 +150,8 @@ def notebook_problems(nb, name: str, repository: str, branch: str) -> list[str]:
     elif nb.cells[index].source != setup_cell(repository, branch):
         found.append(f"{name}: the Colab setup cell is stale (not the template of tools/colab.py "
                      f"for github.com/{repository}, branch {branch})")
+    elif any(nb.cells[index].metadata.get(k) != v for k, v in SETUP_METADATA.items()):
+        found.append(f"{name}: the Colab setup cell is not folded (metadata {SETUP_METADATA})")
     return found
 
 

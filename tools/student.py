@@ -38,7 +38,8 @@ import nbformat
 from exercises import MarkerError, add_metadata, blank, lock
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ["utils", "data", "requirements.txt", "constraints.txt", "environment.yml", ".gitignore"]
+COPIED = ["utils", "data", "tools/colab_setup.py", "requirements.txt", "constraints.txt", "environment.yml",
+          ".gitignore"]
 PYPROJECT_TABLES = ("[build-system]", "[project]", "[tool.setuptools]", "[tool.course]")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
 
