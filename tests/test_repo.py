@@ -55,7 +55,7 @@ def test_the_ranges_exclude_the_releases_known_to_be_broken():
 
     reqs = {Requirement(r).name: Requirement(r) for r in
             _requirement_lines((ROOT / "requirements.txt").read_text())}
-    # measures no energy, silently (README "Versions")
+    # measures no energy, silently (docs/maintainers.md, "Versions")
     assert Version("3.2.7") not in reqs["codecarbon"].specifier
     # model.fit(steps_per_execution=...) fails with TensorFlow 2.16
     assert Version("3.6.0") not in reqs["keras"].specifier

@@ -3,6 +3,7 @@ and its publication on the student branch (make publish-student)."""
 
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -376,7 +377,7 @@ def _course_copy(tmp_path: Path, notebooks: dict) -> Path:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "tools").mkdir()
     for name in ["requirements.txt", "constraints.txt", "environment.yml", ".gitignore", "pyproject.toml",
-                 "Makefile", "tools/colab_setup.py"]:
+                 "Makefile", "tools/colab_setup.py", "README.md"]:
         shutil.copy(ROOT / name, root / name)
     for name, nb in notebooks.items():
         nbformat.write(nb, root / "notebooks" / name)
@@ -528,3 +529,16 @@ def test_a_wrong_student_setting_says_what_to_write(tmp_path):
                                              "student_repository = 'c/d'\n")
     assert colab.student_setting(tmp_path / "pyproject.toml") == ("c/d", "student")
     assert colab.setting(tmp_path / "pyproject.toml") == ("a/b", "main")
+
+
+def test_the_student_readme_gives_each_notebooks_times_from_the_course_readme(edition):
+    """The run times a student reads are the syllabus's, taken from the course README at build time."""
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines()
+            if re.fullmatch(r"\| \d\d \|.*\|", line)]
+    readme = (edition[0] / "README.md").read_text()
+    assert len(rows) == len(NOTEBOOKS)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert f"| {cells[0]} | {cells[-2]} | {cells[-1]} |" in readme
+    assert "make check NB=01" in readme and "TP_QUICK=1" in readme
+

@@ -301,7 +301,7 @@ def grading_course(dest: Path, key: str, root: Path = ROOT) -> Path:
 # check's own helper functions): the grader runs them in its own process, and each call of a
 # student's function crosses to the kernel as data (tools/wire.py). The others, which hand the
 # student's code models, data loaders or classes, are judged by their self-check cell in the
-# kernel, a verdict the submission could forge (README, "Grading").
+# kernel, a verdict the submission could forge (docs/instructors.md, "Grade").
 JUDGED = frozenset({
     "check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
     "check_accuracy", "check_init_params", "check_forward", "check_backward", "check_numerical_gradient",

@@ -8,11 +8,13 @@ The edition holds::
     notebooks/       every notebook, solutions blanked (tools/exercises.py), outputs stripped,
                      nbgrader metadata and cell locks, Colab badge and setup cell -> student branch
     utils/ data/     as in the course (files git tracks or would track: no caches, no downloads)
+    tools/colab_setup.py  the second half of the Colab setup cell (tools/colab.py)
     requirements.txt constraints.txt environment.yml .gitignore
     pyproject.toml   the course's install tables (so `pip install -e .` works), [tool.course] of
                      the edition
-    Makefile         `make lab`, the course's own install and lab rules
-    README.md        how to start, check your work and hand it in
+    Makefile         `make lab` (the course's own install and lab rules), `make check NB=01`
+    README.md        how to start, how long each notebook runs, quick mode, check your work,
+                     hand it in
 
 In a code cell each region from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` becomes
 ``# YOUR CODE HERE`` and ``raise NotImplementedError("relu: not written yet")`` (the nearest
@@ -58,10 +60,18 @@ TORCH_INDEX ?=
 NOTEBOOKS   ?= notebooks
 LAB_ARGS    ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help venv lab clean
+# `make check NB=01`: notebook 01 (a number or a file name) run top to bottom on a fresh kernel in
+# quick mode (TP_QUICK=1), as the grader runs it, by pytest and nbval (requirements.txt); it stops
+# at the first cell that fails. Results go to a temporary folder, removed afterwards.
+NB           ?=
+NB_FILES     = $(sort $(filter %.ipynb,$(wildcard $(NB) $(NOTEBOOKS)/$(NB)*)))
+CELL_TIMEOUT ?= 300
+
+.PHONY: help venv lab check check-nb clean
 
 help:
 \t@echo "make lab   - set up .venv if needed, then open JupyterLab on notebooks/"
+\t@echo "make check NB=01 - set up .venv if needed, then run notebook 01 top to bottom in quick mode"
 \t@echo "make clean - remove .venv and results/"
 
 {install}
@@ -69,6 +79,17 @@ help:
 venv: $(STAMP)
 
 {lab}
+
+check: check-nb $(STAMP)
+\t@echo "$(NB_FILES): run top to bottom on a fresh kernel, quick mode (TP_QUICK=1)"
+\t@results=$$(mktemp -d); \\
+\tTP_QUICK=1 TP_RESULTS_DIR=$$results $(BIN)/python -m pytest -p no:cacheprovider -x \\
+\t    --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) $(NB_FILES); \\
+\tstatus=$$?; rm -rf $$results; exit $$status
+
+check-nb:
+\t$(if $(NB),,$(error say which notebook: make check NB=01))
+\t$(if $(NB_FILES),,$(error no notebook $(NB) in $(NOTEBOOKS)/; give its number as in make check NB=01))
 
 clean:
 \trm -rf $(VENV) results
@@ -116,12 +137,42 @@ then `pip install -e .` and `jupyter lab notebooks/`.
 |---|---|---|
 {rows}
 
+## How long each notebook runs
+
+| # | quick mode | full mode |
+|---|---|---|
+{times}
+
+Wall-clock times of a whole notebook, run top to bottom with its exercises solved, on a
+2-core CPU machine without a GPU (read them to ±20 %). Full mode, the default, trains on
+MNIST's 60,000 training images (on the 5,000-digit sample that comes with the course when
+MNIST cannot be downloaded); notebook 07 repeats each of its runs three times. Notebooks
+04-06 save their studies under `results/`, and running one again reads them back (a study
+trains again when you change its settings or the functions it trains with).
+
+## Quick mode
+
+Quick mode makes every notebook cheap: fewer epochs, smaller sweeps, training data cut to
+the size of that sample. It still trains for real and still checks that the networks
+learned. It is switched on by the environment variable `TP_QUICK=1`; each notebook prints
+which mode it is using.
+
+- For every notebook: start JupyterLab with it, `TP_QUICK=1 make lab` (without `make`:
+  `TP_QUICK=1 jupyter lab notebooks/`).
+- For one notebook, on Colab too: add a code cell `%env TP_QUICK=1` at the top and run it
+  first. Delete that cell and restart the kernel to go back to full mode.
+
 ## Check your work
 
 Each exercise is followed by its **self-check** cell: run it after your code. It prints
 `PASSED ...`, or says what is wrong (`not written yet`, a wrong shape, a mistake it
 recognises) without giving the solution away. A notebook is done when
 *Kernel > Restart Kernel and Run All Cells* runs it to the end without an error.
+
+From the command line, `make check NB=01` runs notebook 01 top to bottom on a fresh kernel
+in quick mode, as the grader does, and stops at the first cell that fails, with its error
+(`make check NB=04` for notebook 04, and so on). Without `make`, in the activated `.venv`:
+`TP_QUICK=1 python -m pytest -x --nbval-lax --nbval-current-env notebooks/01_*.ipynb`.
 
 ## Hand in
 
@@ -160,6 +211,16 @@ def title(nb) -> str:
             if line.startswith("# "):
                 return re.sub(r"^\d+\s*·\s*", "", line[2:].strip())
     return ""
+
+
+def _times(root: Path) -> str:
+    """The rows "| 01 | 20 s | 2.3 min |" of the student README, from the quick and full columns of
+    the course README's syllabus (the last two cells of each row), so that the two never differ."""
+    rows = [cells for line in (root / "README.md").read_text(encoding="utf-8").splitlines()
+            if re.fullmatch(r"\| \d\d \|.*\|", line) for cells in [line.strip("|").split("|")]]
+    if not rows:
+        raise ValueError(f"no syllabus rows (| 01 | ... | quick | full |) in {root / 'README.md'}")
+    return "\n".join(f"| {c[0].strip()} | {c[-2].strip()} | {c[-1].strip()} |" for c in rows)
 
 
 def course_files(root: Path, names: list[str], tracked_only: bool = False) -> list[Path]:
@@ -242,7 +303,8 @@ def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[st
     for path in sorted(src.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         editions[path.name] = student_notebook(nb, path.name, repository, branch)
-    missing = [name for name in [*COPIED, "pyproject.toml", "Makefile"] if not (root / name).exists()]
+    missing = [name for name in [*COPIED, "pyproject.toml", "Makefile", "README.md"]
+               if not (root / name).exists()]
     if missing:
         raise FileNotFoundError(f"student edition not written: {', '.join(missing)} missing in {root}")
     makefile = (root / "Makefile").read_text()
@@ -262,7 +324,7 @@ def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[st
         (tmp / "pyproject.toml").write_text(
             student_pyproject((root / "pyproject.toml").read_text(), repository, branch))
         (tmp / "Makefile").write_text(MAKEFILE.format(install=install, lab=lab))
-        (tmp / "README.md").write_text(README.replace("{rows}", rows))
+        (tmp / "README.md").write_text(README.replace("{rows}", rows).replace("{times}", _times(root)))
         swap_in(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
