@@ -269,6 +269,7 @@ MISTAKES = [
     ("relu", lambda z: np.max(z, 0), "the largest entry along axis 0"),
     ("relu", _relu_in_place, "changed its input z in place"),
     ("relu", lambda z: np.max(0, z), "np.max reduces ONE array along an axis"),
+    ("relu", lambda z: np.maximum(z, 0, axis=1), "unexpected keyword argument"),
     ("relu", lambda z: max(0, z), "Python's max(0, z)"),
     ("relu_prime", lambda z: (z >= 0).astype(z.dtype), "a derivative of 1 at z = 0"),
     ("relu_prime", lambda z: z > 0, "a boolean array"),

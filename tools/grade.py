@@ -248,7 +248,10 @@ def where(nb, index: int) -> str:
 ANSWERS = {
     "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*",
            "utils/checks/networks.py": ["activate", "he_params", "layer_values", "gradients",
-                                        "outputs_tuple"]},
+                                        "outputs_tuple"],
+           "utils/checks/architecture.py": ["_reference"],  # leaky ReLU with alpha 0 is ReLU
+           "utils/train.py": ["mlp", "evaluate"]},  # He weights, transposed, are init_params'
+
     "03": {"utils/train.py": ["mlp", "evaluate"]},  # 03's deep_network and evaluate, which 04-07 use
     "04": {"utils/checks/architecture.py": ["_reference", "_n_params", "_bracket", "_best_under"]},
     "05": {"utils/checks/learning_rate.py": ["_rule", "_verdicts"]},

@@ -74,10 +74,10 @@ def fail(message: str):
     raise CheckFailed(message) from None
 
 
-NAME_HINT = ("Hint: if `{name}` is defined in a cell above, that cell has not run in this kernel "
-             "(skipped, or the kernel restarted): run the cells above this one (JupyterLab: Run > Run All "
-             "Above Selected Cell; Colab: Runtime > Run before), then this one again. Otherwise, check its "
-             "spelling.")
+NAME_HINT = ("Hint: if `{name}` is defined in a cell above, that cell has not run in this kernel (skipped, "
+             "the kernel restarted) or stopped with an error before defining it: run the cells above this "
+             "one (JupyterLab: Run > Run All Above Selected Cell; Colab: Runtime > Run before), fix the "
+             "first one that fails, then run this one again. Otherwise, check its spelling.")
 
 
 def _hint_name_errors(shell=None) -> None:
@@ -91,8 +91,9 @@ def _hint_name_errors(shell=None) -> None:
 
     def show(self, etype, value, tb, tb_offset=None):
         stb = list(self.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset))
-        name = getattr(value, "name", None) or (str(value).split("'")[1:2] or ["that name"])[0]
-        stb += ["", NAME_HINT.format(name=name)]
+        if not isinstance(value, UnboundLocalError):  # a local name used before its assignment: no cell
+            name = getattr(value, "name", None) or (str(value).split("'")[1:2] or ["that name"])[0]
+            stb += ["", NAME_HINT.format(name=name)]
         self._showtraceback(etype, value, stb)  # IPython shows what its handler shows, nothing more
         return stb
 

@@ -109,14 +109,14 @@ def _describe(z) -> str:
 def _relu_crash(err) -> str | None:
     """The mistake behind a crash of relu, when its error names it."""
     text = str(err)
-    if isinstance(err, TypeError) and ("scalar index" in text or "axis" in text):
+    if isinstance(err, TypeError) and "scalar index" in text:
         return ("np.max(0, z)? np.max reduces ONE array along an axis (its second argument is an axis, "
-                "and z is not one): ReLU compares each entry of z with 0, the element-wise maximum of two "
-                "arrays (np.maximum).")
+                "and z is not one): ReLU compares each entry of z with 0, element by element, and NumPy's "
+                "element-by-element maximum of two arrays is another function than np.max.")
     if isinstance(err, ValueError) and "truth value" in text:
         return ("Python's max(0, z), or an `if` on z, asks whether a whole array is larger than 0, which "
-                "has no single answer: ReLU compares each entry of z with 0, element by element (an "
-                "element-wise maximum, np.maximum, or a mask).")
+                "has no single answer: ReLU compares each entry of z with 0, element by element (NumPy "
+                "has an element-by-element maximum, or use a mask).")
     return None
 
 
@@ -225,7 +225,9 @@ def check_softmax(softmax):
     cases = {"a 4 x 10 batch of random scores": rng.standard_normal((4, 10)),
              "a 10 x 10 batch of random scores": 3 * rng.standard_normal((10, 10)),
              "large scores, [[1000, 1001, 999], [-1000, -1000, -999]]":
-                 np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1000.0, -999.0]])}
+                 np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1000.0, -999.0]]),
+             "scores far apart within a row, [[0, 1000, -1000], [-1000, 0, 1000]]":  # which shift is safe
+                 np.array([[0.0, 1000.0, -1000.0], [-1000.0, 0.0, 1000.0]])}
     for what, z in cases.items():
         z_in = z.copy()
         with np.errstate(all="ignore"):  # an overflow is reported below, not warned about

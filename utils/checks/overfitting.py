@@ -230,7 +230,23 @@ def check_early_stopping(train_early_stopping):
             check.fault("the best epoch", f"returned {best!r}; the best validation accuracy in your list "
                           f"({top:.4f}) is at epoch {firsts[0]}.")
 
-    # 4. The batches: in mini-batches, epoch t must see the batches of epoch t of one long run.
+    # 4. A run that never stops early (patience longer than the run): the best epoch is still the
+    # best one, not the one patience epochs before the end, which it only is when the run stops early.
+    if check.ok:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            model = train.mlp([20, 64, 10])
+            out = check.call(train_early_stopping, model, data, val, 12, ES_LR, len(data.x_train), 100,
+                             seed=0)
+        accs = _as_accuracies(out[0]) if isinstance(out, (tuple, list)) and len(out) == 2 else None
+        if accs:
+            best, first = out[1], 1 + int(np.argmax(accs))
+            check.require("a run that never stops early", best == first,
+                          f"with patience 100 and 12 epochs all 12 ran and the best validation accuracy "
+                          f"({max(accs):.4f}) is at epoch {first}, but {best!r} was returned: the best epoch "
+                          "is the one with the best validation accuracy, wherever the run stops.")
+
+    # 5. The batches: in mini-batches, epoch t must see the batches of epoch t of one long run.
     if check.ok:
         _check_epoch_seeds(check, train_early_stopping, data, val)
     check.done()
@@ -386,7 +402,15 @@ def check_l2_loss(l2_loss):
                              mistakes={d: v for d, (v, _) in wrong.items()})
     if got.requires_grad:
         model.zero_grad()
-        got.reshape(()).backward()
+        try:
+            got.reshape(()).backward()
+        except RuntimeError as err:  # the graph was used up, or a weight was changed in place
+            check.problem("the gradient", f"backward() through the loss you returned failed "
+                          f"({str(err).splitlines()[0][:120]}): does l2_loss call backward() itself (the "
+                          "training loop does), or change the weights in place (the loss only adds the "
+                          "penalty; SGD's step changes the weights)?")
+            model.zero_grad()
+            check.done()
         if value_ok:  # the right value with the gradient of the plain cross-entropy: a cut-off penalty
             cut = ("a penalty cut off from the graph (computed from .data, .detach() or NumPy): the value "
                    "includes it but the gradient does not")
@@ -454,9 +478,9 @@ def check_dropout(Dropout):
         layer.train()
         with_grad = check.call(layer, x0.clone().requires_grad_(True) * 1.0)  # not a leaf: may be changed
     if framework.used:
-        fail(f"Dropout: your layer calls PyTorch's own dropout ({', '.join(sorted(framework.used))}, which "
-             "F.dropout, torch.dropout and nn.Dropout all run): the exercise is to write it, with a random "
-             "mask of your own.")
+        fail(f"Dropout: your layer calls PyTorch's own dropout (`{'`, `'.join(sorted(framework.used))}`: "
+             "F.dropout, torch.dropout and nn.Dropout all end there); the exercise is to write it, with a "
+             "random mask of your own.")
     if not torch.equal(x, x0):
         check.problem("the input", "the layer changed its input in place: the layer before it (ReLU) "
                       "keeps that tensor for its backward pass, and autograd then fails.")
