@@ -114,7 +114,10 @@ def test_notebooks_are_stored_without_outputs_and_with_clean_metadata(path):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, f"cell {i}"
         folded = {"cellView": "form", "jupyter": {"source_hidden": True}}  # the Colab setup cell only
-        allowed = {"tags", "nbgrader"} | (set(folded) if "google.colab" in "".join(cell["source"]) else set())
+        source = "".join(cell["source"])
+        folds = "google.colab" in source or source.startswith("# @title ")  # set-up, or figure code
+        allowed = {"tags", "nbgrader"} | (set(folded) if folds else set())
+        assert not source.startswith("# @title ") or cell["metadata"].get("jupyter") == folded["jupyter"], i
         assert set(cell.get("metadata", {})) <= allowed, f"cell {i} metadata {cell['metadata']}"
         assert all(cell["metadata"][k] == v for k, v in folded.items() if k in cell["metadata"]), f"cell {i}"
         grader = cell.get("metadata", {}).get("nbgrader")
