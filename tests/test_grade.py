@@ -234,21 +234,26 @@ def test_the_grader_uses_the_instructors_metadata_from_the_markers(tmp_path):
 
 def test_the_course_a_submission_runs_against_holds_none_of_its_answers(tmp_path):
     """The copy of the course a submission of 01 runs against: no notebook, and the answers of 01
-    (the reference network with one_hot and numerical_gradient, 01's self-checks and the checks' own
-    network) are stubs that raise."""
+    (01's self-checks and the checks' own network) are stubs that raise. Its utils/reference.py,
+    for every notebook, is the edition's, which holds no network (it reads the student's 01); for
+    01 even that one is stubbed, since it would run the very submission graded."""
     import subprocess
 
     course = grade.grading_course(tmp_path / "01", "01")
     assert not list(course.rglob("*.ipynb"))
     assert "np.maximum" not in (course / "utils" / "reference.py").read_text()
+    assert "notebook 01" not in (course / "utils" / "reference.py").read_text()  # stubs only
+    other = grade.grading_course(tmp_path / "02", "02") / "utils" / "reference.py"
+    assert other.read_text() == (grade.ROOT / "tools" / "edition_reference.py").read_text()
     probe = ("import sys; sys.path.insert(0, sys.argv[1])\n"
              "import numpy as np, utils\n"
              "assert utils.__file__.startswith(sys.argv[1]), utils.__file__\n"
              "from utils import reference, data, checks\n"
              "from utils.checks import architecture, core, networks\n"
              "from utils import train\n"
-             "for fn, args in [(reference.relu, (np.ones(2),)), (reference.forward, (None, None)),\n"
-             "                 (reference.one_hot, ([1],)), (reference.numerical_gradient, (None, None)),\n"
+             "names = ('relu', 'forward', 'one_hot', 'numerical_gradient')\n"
+             "assert not any(hasattr(reference, n) for n in names)\n"
+             "for fn, args in [(reference.train, (None, None, 1, 0.1)),\n"
              "                 (networks.gradients, (None, None, None)),\n"
              "                 (architecture._reference, ('leaky_relu', np.ones(2), 0.0)),\n"
              "                 (train.mlp, ([2, 2],)),\n"

@@ -377,7 +377,7 @@ def _course_copy(tmp_path: Path, notebooks: dict) -> Path:
         shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "tools").mkdir()
     for name in ["requirements.txt", "constraints.txt", "environment.yml", ".gitignore", "pyproject.toml",
-                 "Makefile", "tools/colab_setup.py", "README.md"]:
+                 "Makefile", "tools/colab_setup.py", "tools/edition_reference.py", "README.md"]:
         shutil.copy(ROOT / name, root / name)
     for name, nb in notebooks.items():
         nbformat.write(nb, root / "notebooks" / name)
@@ -542,3 +542,131 @@ def test_the_student_readme_gives_each_notebooks_times_from_the_course_readme(ed
         assert f"| {cells[0]} | {cells[-2]} | {cells[-1]} |" in readme
     assert "make check NB=01" in readme and "TP_QUICK=1" in readme
 
+
+
+# --- the edition's utils/reference.py: the student's own network of notebook 01 ------------------
+
+ONE = ROOT / "notebooks" / "01_numpy_one_hidden_layer.ipynb"
+
+
+@pytest.fixture
+def loader(tmp_path, monkeypatch):
+    """A fresh copy of tools/edition_reference.py (the edition's utils/reference.py) that looks for
+    notebook 01 in an empty course under tmp_path only, run from tmp_path/work."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"edition_reference_{id(tmp_path)}",
+                                                  ROOT / "tools" / "edition_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "course").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.setattr(module, "COURSE_NOTEBOOKS", tmp_path / "course")
+    monkeypatch.setattr(module, "DRIVE", tmp_path / "no-drive")
+    monkeypatch.delenv("TP_NOTEBOOK_01", raising=False)
+    monkeypatch.chdir(tmp_path / "work")
+    return module
+
+
+def _notebook_01(path: Path, blank: bool = False, edit=None) -> Path:
+    """Notebook 01 as a student saves it: solved (the instructor's solutions), or blank (the
+    edition's); ``edit(cells)`` changes it first."""
+    nb = nbformat.read(ONE, as_version=4)
+    if blank:
+        nb, _ = student.student_notebook(nb, ONE.name, "me/course", "student")
+    if edit:
+        edit(nb.cells)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_editions_reference_holds_no_answer(edition):
+    """The edition ships tools/edition_reference.py as utils/reference.py: no def of an exercise of
+    01, no line of a model answer, and no function of it (or of the modules around it) passes one
+    of 01's self-checks (tools/answers.py, in a process of its own where utils is the edition's)."""
+    out, _ = edition
+    shipped = (out / "utils" / "reference.py").read_text()
+    assert shipped == (ROOT / "tools" / "edition_reference.py").read_text()
+    for answer in ["def relu(", "def forward(", "np.maximum", "np.exp", "argmax", "standard_normal",
+                   "a1 - Y", ".T @"]:
+        assert answer not in shipped, answer
+    checks_01 = ["check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
+                 "check_accuracy", "check_init_params", "check_forward", "check_backward",
+                 "check_numerical_gradient", "check_evaluate_numpy", "check_sgd_epoch"]
+    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import answers\n"
+            f"r = answers.count(Path(sys.argv[2]), {checks_01!r}, ['utils.reference', 'utils.history', "
+            "'utils.data', 'utils.checks.core'])\n"
+            "print('PASSABLE', sorted(k for k, v in r.items() if v))")
+    run = subprocess.run([sys.executable, "-c", code, str(ROOT / "tools"), str(out)], capture_output=True,
+                         text=True, cwd=out, env={**os.environ, "TP_QUICK": "1"}, timeout=120)
+    assert "PASSABLE []" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_the_editions_reference_runs_the_students_own_functions(loader, tmp_path):
+    """With the student's solved 01 beside the notebook, the edition's reference computes what the
+    instructor's does, trains the same (same batches), and train.run("numpy") goes through it."""
+    import numpy as np
+
+    from utils import reference, train
+    from utils.data import Dataset
+
+    _notebook_01(tmp_path / "work" / "Copy of 01_numpy_one_hidden_layer.ipynb")
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 784), dtype=np.float32), np.arange(40) % 10
+    params = loader.init_params(784, 16, 10, seed=3)
+    for mine, theirs in zip(params, reference.init_params(784, 16, 10, seed=3)):
+        np.testing.assert_array_equal(mine, theirs)
+    outputs = loader.forward(X, params)
+    np.testing.assert_allclose(outputs[-1], reference.forward(X, params)[-1], rtol=1e-5)
+    for mine, theirs in zip(loader.backward(X, loader.one_hot(y), params, outputs),
+                            reference.backward(X, reference.one_hot(y), params,
+                                               reference.forward(X, params))):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-7)
+    ds = Dataset(X, y, X[:10], y[:10], "test", "mnist")
+    mine = loader.train([p.copy() for p in params], ds, 2, 0.1, 8, seed=1, progress=False)
+    theirs = reference.train([p.copy() for p in params], ds, 2, 0.1, 8, seed=1, progress=False)
+    np.testing.assert_allclose(mine.test_loss, theirs.test_loss, rtol=1e-4)
+    original = train.reference
+    try:
+        train.reference = loader
+        run = train.run("numpy", params, ds, 2, 0.1, 8, seed=1)
+    finally:
+        train.reference = original
+    np.testing.assert_allclose(run.test_loss, theirs.test_loss, rtol=1e-4)
+    with pytest.raises(ValueError, match="one hidden layer"):
+        loader.train(reference.init_params(784, 8, 8, 10), ds, 1, 0.1, progress=False)
+
+
+def test_the_editions_reference_says_what_is_missing_and_where_it_looked(loader, tmp_path, monkeypatch):
+    with pytest.raises(loader.NotWrittenYet) as missing:
+        _ = loader.forward
+    for words in ["`forward` is not written", "no file named", "drive.mount", "TP_NOTEBOOK_01"]:
+        assert words in str(missing.value), words
+    blank = _notebook_01(tmp_path / "course" / ONE.name, blank=True)
+    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`relu` is not written.*"
+                       + re.escape(str(blank)) + ".*NotImplementedError"):
+        _ = loader.relu
+    with pytest.raises(AttributeError):
+        _ = loader.no_such_function
+
+    def edit(cells):  # a test line in relu's cell, a syntax error in softmax's, a cell that crashes
+        relu = next(c for c in cells if "def relu(" in c.source)
+        relu.source += "\nprint(relu(X_not_defined))\n"
+        softmax = next(c for c in cells if "def softmax(" in c.source)
+        softmax.source = softmax.source.replace("def softmax(z):", "def softmax(z)")
+        cells.append(nbformat.v4.new_code_cell("raise SystemExit('a cell that should never run')"))
+
+    solved = _notebook_01(tmp_path / "mine.ipynb", edit=edit)
+    monkeypatch.setenv("TP_NOTEBOOK_01", str(solved))  # the student's own copy comes first
+    assert loader.relu(__import__("numpy").array([-1.0, 2.0])).tolist() == [0.0, 2.0]
+    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`softmax` is not written.*syntax error.*"
+                       + re.escape(str(blank)) + ".*NotImplementedError"):
+        _ = loader.softmax
+
+    def fixed(cells):  # the student fixes softmax: the file changes, and is read again
+        next(c for c in cells if "def relu(" in c.source).source = "def relu(z):\n    return z * 0 + 7\n"
+
+    _notebook_01(solved, edit=fixed)
+    os.utime(solved, (1, 1))
+    assert loader.relu(__import__("numpy").zeros(2)).tolist() == [7.0, 7.0]
+    assert loader.softmax is not None

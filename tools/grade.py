@@ -246,7 +246,8 @@ def where(nb, index: int) -> str:
 # Files of the course that hold the answers of a notebook's exercises graded by the judge: left
 # out of the copy its submissions run against (a whole module, "*", or the functions named).
 ANSWERS = {
-    "01": {"utils/reference.py": "*", "utils/checks/numpy_net.py": "*",
+    "01": {"utils/reference.py": "*",  # the edition's: it would run this very submission's functions
+           "utils/checks/numpy_net.py": "*",
            "utils/checks/networks.py": ["activate", "he_params", "layer_values", "gradients",
                                         "outputs_tuple"],
            "utils/checks/architecture.py": ["_reference"],  # leaky ReLU with alpha 0 is ReLU
@@ -285,11 +286,12 @@ def _without(source: str, names) -> str:
 def grading_course(dest: Path, key: str, root: Path = ROOT) -> Path:
     """The course files a submission of notebook ``key`` runs against, written to ``dest``: those of
     the student edition but its notebooks (utils/, data/), the answers of ``key`` left out."""
-    from student import course_files
+    from student import course_files, replace_answers
 
     for rel in course_files(root, COURSE_FILES, tracked_only=True):  # no stray draft of a solution
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest / rel)
+    replace_answers(dest, root)  # the edition's utils/reference.py: no network of its own
     for rel, names in ANSWERS.get(key, {}).items():
         path = dest / rel
         path.write_text(_without(path.read_text(encoding="utf-8"), names), encoding="utf-8")

@@ -7,7 +7,9 @@ The edition holds::
 
     notebooks/       every notebook, solutions blanked (tools/exercises.py), outputs stripped,
                      nbgrader metadata and cell locks, Colab badge and setup cell -> student branch
-    utils/ data/     as in the course (files git tracks or would track: no caches, no downloads)
+    utils/ data/     as in the course (files git tracks or would track: no caches, no downloads), but
+                     utils/reference.py: tools/edition_reference.py, which runs the student's own
+                     functions of notebook 01 instead of the model answers
     tools/colab_setup.py  the second half of the Colab setup cell (tools/colab.py)
     requirements.txt constraints.txt environment.yml .gitignore
     pyproject.toml   the course's install tables (so `pip install -e .` works), [tool.course] of
@@ -43,6 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 COPIED = ["utils", "data", "tools/colab_setup.py", "requirements.txt", "constraints.txt", "environment.yml",
           ".gitignore"]
 PYPROJECT_TABLES = ("[build-system]", "[project]", "[tool.setuptools]", "[tool.course]")
+# Files of the course the edition replaces: its utils/reference.py holds no network of its own, it
+# runs the student's functions of notebook 01 (the model answers stay in the instructor's copy).
+REPLACED = {"utils/reference.py": "tools/edition_reference.py"}
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
 
 __all__ = ["MarkerError", "blank", "build", "student_notebook"]
@@ -282,6 +287,12 @@ def swap_in(tmp: Path, dest: Path) -> None:
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
 
+def replace_answers(tree: Path, root: Path = ROOT) -> None:
+    """Write the edition's versions of the files of :data:`REPLACED` into ``tree``."""
+    for rel, source in REPLACED.items():
+        shutil.copy2(root / source, tree / rel)
+
+
 def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[str, int]:
     """Write the student edition of the course in ``root`` into ``dest``; return the number of
     solution regions blanked per notebook.
@@ -303,7 +314,7 @@ def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[st
     for path in sorted(src.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         editions[path.name] = student_notebook(nb, path.name, repository, branch)
-    missing = [name for name in [*COPIED, "pyproject.toml", "Makefile", "README.md"]
+    missing = [name for name in [*COPIED, *REPLACED.values(), "pyproject.toml", "Makefile", "README.md"]
                if not (root / name).exists()]
     if missing:
         raise FileNotFoundError(f"student edition not written: {', '.join(missing)} missing in {root}")
@@ -321,6 +332,7 @@ def build(dest: Path = ROOT / "build" / "student", root: Path = ROOT) -> dict[st
         for rel in course_files(root, COPIED):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, tmp / rel)
+        replace_answers(tmp, root)
         (tmp / "pyproject.toml").write_text(
             student_pyproject((root / "pyproject.toml").read_text(), repository, branch))
         (tmp / "Makefile").write_text(MAKEFILE.format(install=install, lab=lab))

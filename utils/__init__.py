@@ -8,7 +8,8 @@
 - ``download``: checksum-verified, atomic downloads (used by ``data``).
 - ``history``: the record every training loop returns, and the divergence rule.
 - ``results``: a study's results saved under results/, read back while its settings hold.
-- ``reference``: the NumPy network of notebook 01, for any depth.
+- ``reference``: the NumPy network of notebook 01, for any depth (the model answers; the student
+  edition ships ``tools/edition_reference.py`` in its place, which runs the student's own 01).
 - ``train``: the PyTorch and Keras loops of notebooks 04-07, and ``run`` over the three tools.
 - ``measure``: wall time, energy and CO2 (CodeCarbon) of a block of code.
 - ``plots``: the recurring figures.

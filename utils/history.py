@@ -19,6 +19,8 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
+import numpy as np
+
 #: Loss above which a run counts as diverged: ten times the loss of a uniform
 #: guess over 10 classes (ln 10 = 2.3). NaN and inf count too.
 DIVERGED_LOSS = 10 * math.log(10)
@@ -165,3 +167,24 @@ def check_training_args(epochs, lr, batch_size, allow_full_batch: bool = True) -
         hint = " (use batch_size=None for the full batch)" if allow_full_batch else ""
         raise ValueError(f"batch_size must be an integer >= 1{hint}; got {batch_size!r}.")
 
+
+def layer_sizes(params) -> list:
+    """``[784, 128, 10]`` for the NumPy weights ``[W0, b0, W1, b1]`` of a network (any depth);
+    ``ValueError``/``TypeError`` unless ``params`` is such a list: per layer, a 2-D ``W`` of shape
+    (M, N) and a 1-D ``b`` of shape (N,), each layer's M the previous N."""
+    expected = "params must be the list [W0, b0, W1, b1, ...] that init_params returns"
+    if not isinstance(params, (list, tuple)):
+        raise TypeError(f"{expected}; got {type(params).__name__}.")
+    if len(params) < 2 or len(params) % 2:
+        raise ValueError(f"{expected} (a weight matrix and a bias per layer, so an even number of arrays); "
+                         f"got {len(params)} array(s): is a bias or a weight matrix missing?")
+    previous = None
+    for L in range(len(params) // 2):
+        W, b = np.shape(params[2 * L]), np.shape(params[2 * L + 1])
+        if len(W) != 2 or b != W[1:]:
+            raise ValueError(f"{expected}: W{L} must have shape (M, N) and b{L} shape (N,); got {W} and {b}.")
+        if previous is not None and W[0] != previous:
+            raise ValueError(f"{expected}: W{L} has {W[0]} rows but the layer before has {previous} neurons "
+                             f"(W{L - 1} has {previous} columns).")
+        previous = W[1]
+    return [np.shape(params[0])[0]] + [np.shape(W)[1] for W in params[::2]]

@@ -17,7 +17,9 @@ The API is the one notebook 01 teaches, for any number of layers:
     sgd_step(params, grads, lr)
 
 Notebook 01 writes the one-hidden-layer case step by step; this module holds its answers
-(one_hot and numerical_gradient too), for notebooks 02, 03 and 07, which reuse the network.
+(one_hot and numerical_gradient too), for notebooks 02, 03 and 07, which reuse the network, and
+for tools/bench.py and the tests. It stays in the instructor's copy: the student edition ships
+tools/edition_reference.py as utils/reference.py, which runs the student's own notebook 01.
 The self-checks never use it: they have their own network (utils.checks.networks).
 """
 
@@ -31,7 +33,7 @@ import time
 import numpy as np
 
 from utils.data import N_CLASSES, check_labels, iterate_minibatches
-from utils.history import History, check_seed, check_training_args
+from utils.history import History, check_seed, check_training_args, layer_sizes
 
 
 def relu(z):
@@ -102,32 +104,6 @@ def init_params(*sizes, seed: int = 0, dtype=np.float32) -> list:
     return params
 
 
-def _check_params(params) -> None:
-    """``ValueError``/``TypeError`` unless ``params`` is ``[W0, b0, W1, b1, ...]``: per layer, a
-    2-D ``W`` of shape (M, N) and a 1-D ``b`` of shape (N,), each layer's M the previous N."""
-    expected = "params must be the list [W0, b0, W1, b1, ...] that init_params returns"
-    if not isinstance(params, (list, tuple)):
-        raise TypeError(f"{expected}; got {type(params).__name__}.")
-    if len(params) < 2 or len(params) % 2:
-        raise ValueError(f"{expected} (a weight matrix and a bias per layer, so an even number of arrays); "
-                         f"got {len(params)} array(s): is a bias or a weight matrix missing?")
-    previous = None
-    for L in range(len(params) // 2):
-        W, b = np.shape(params[2 * L]), np.shape(params[2 * L + 1])
-        if len(W) != 2 or b != W[1:]:
-            raise ValueError(f"{expected}: W{L} must have shape (M, N) and b{L} shape (N,); got {W} and {b}.")
-        if previous is not None and W[0] != previous:
-            raise ValueError(f"{expected}: W{L} has {W[0]} rows but the layer before has {previous} neurons "
-                             f"(W{L - 1} has {previous} columns).")
-        previous = W[1]
-
-
-def layer_sizes(params) -> list:
-    """``[784, 128, 10]`` for ``[W0, b0, W1, b1]``."""
-    _check_params(params)
-    return [params[0].shape[0]] + [W.shape[1] for W in params[::2]]
-
-
 def _check_input(X, params, name: str = "X") -> None:
     X_shape = np.shape(X)
     n_in = params[0].shape[0]
@@ -151,7 +127,7 @@ def _check_data(X, y, params, x_name: str = "X", y_name: str = "y") -> np.ndarra
 def forward(X, params) -> tuple:
     """``(z0, a0, z1, a1, ...)`` for a batch ``X`` (one sample per row); the last
     ``a`` holds the probabilities (softmax), the hidden layers use ReLU."""
-    _check_params(params)
+    layer_sizes(params)  # checks the shapes
     _check_input(X, params)
     H = len(params) // 2 - 1
     outputs = []
@@ -166,7 +142,7 @@ def forward(X, params) -> tuple:
 def backward(X, Y, params, outputs) -> tuple:
     """``(dW0, db0, dW1, db1, ...)``: gradients of the batch-mean loss, from
     ``delta^H = a^H - y`` down to layer 0 (same order as ``params``)."""
-    _check_params(params)
+    layer_sizes(params)  # checks the shapes
     _check_input(X, params)
     H = len(params) // 2 - 1
     if not isinstance(outputs, (list, tuple)) or len(outputs) != len(params):
@@ -268,7 +244,7 @@ def evaluate(X, y, params, chunk: int = 10000) -> tuple[float, float]:
     ``X`` holds one sample per row and ``y`` one label per row (``ValueError`` otherwise)."""
     if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
         raise ValueError(f"chunk must be an integer >= 1 (rows per forward pass); got {chunk!r}.")
-    _check_params(params)
+    layer_sizes(params)  # checks the shapes
     y = _check_data(X, y, params)
     loss = correct = 0.0
     for start in range(0, len(X), chunk):
@@ -294,7 +270,7 @@ def train(params, ds, epochs: int, lr: float, batch_size: int | None = 128,
 
     check_training_args(epochs, lr, batch_size)
     check_seed(seed)
-    _check_params(params)
+    layer_sizes(params)  # checks the shapes
     missing = [name for name in ("x_train", "y_train", "x_test", "y_test") if not hasattr(ds, name)]
     if missing:
         raise TypeError(f"ds must be a utils.data.Dataset (or an object with x_train, y_train, x_test and "

@@ -27,7 +27,7 @@ from torch import nn
 
 from utils import reference
 from utils.data import Dataset, batch_indices, check_labels
-from utils.history import History, check_seed, check_training_args, is_diverged
+from utils.history import History, check_seed, check_training_args, is_diverged, layer_sizes
 
 # --- PyTorch ------------------------------------------------------------------------
 
@@ -86,10 +86,22 @@ def count_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def params_of(model) -> list:
+    """The weights of a PyTorch MLP (``mlp``) as the NumPy list ``[W0, b0, W1, b1, ...]``, each
+    ``W^L`` of the lecture's shape M x N (``nn.Linear`` stores its transpose): what
+    :func:`torch_from_reference` and :func:`keras_from_reference` take."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)] if isinstance(model, nn.Module) else []
+    if not linears:
+        raise TypeError(f"model must be a PyTorch network of nn.Linear layers (train.mlp(sizes)); got "
+                        f"{type(model).__name__}.")
+    return [a for lin in linears for a in (lin.weight.detach().cpu().numpy().T.copy(),
+                                           lin.bias.detach().cpu().numpy().copy())]
+
+
 def torch_from_reference(params):
     """A PyTorch MLP holding the reference network's weights ``[W0, b0, W1, b1, ...]``
     (``nn.Linear`` stores ``W^T``: out x in)."""
-    model = mlp(reference.layer_sizes(params))
+    model = mlp(layer_sizes(params))
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
         for lin, W, b in zip(linears, params[::2], params[1::2]):
@@ -382,7 +394,7 @@ def run(tool: str, params, ds, epochs: int, lr: float, batch_size: int = 64, see
     if not isinstance(params, (list, tuple)):
         raise TypeError(f"params must be the list [W0, b0, W1, b1, ...] of reference.init_params; "
                         f"got {type(params).__name__}.")
-    reference.layer_sizes(params)  # checks the shapes
+    layer_sizes(params)  # checks the shapes
     params = [np.array(p, copy=True) for p in params]
     if tool == "numpy":
         return reference.train(params, ds, epochs, lr, batch_size, seed=seed, progress=False)
