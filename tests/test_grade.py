@@ -276,9 +276,15 @@ def test_judged_exercises_are_read_from_their_check_cell():
     assert grade.judged_call("checks.check_relu(relu)") == ("check_relu", ["relu"])
     assert grade.judged_call("checks.check_parameter_count(n_parameters, width_for)\nprint(1)") == (
         "check_parameter_count", ["n_parameters", "width_for"])
-    assert grade.judged_call("checks.check_train_epoch(train_epoch, device)") is None  # not in JUDGED
+    # a check in two halves (probe and judge): the student's function is the first argument only
+    assert grade.judged_call("checks.check_train_epoch(train_epoch, device)") == ("check_train_epoch",
+                                                                                ["train_epoch"])
+    assert grade.judged_call("checks.check_early_stopping(train_early_stopping)") is None  # in the kernel
     assert grade.judged_call("checks.check_relu(lambda z: z)") is None
     assert grade.judged_call("def (") is None
     from utils import checks
 
     assert all(callable(getattr(checks, name)) for name in grade.JUDGED)
+    for name in grade.JUDGED:  # a probe is a function of utils.checks the kernel can find by name
+        probe = getattr(getattr(checks, name), "probe", None)
+        assert probe is None or (probe.startswith("probe_") and callable(getattr(checks, probe)))

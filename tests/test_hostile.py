@@ -33,7 +33,7 @@ import sandbox  # noqa: E402
 import student  # noqa: E402
 
 NAME = "01_numpy_one_hidden_layer.ipynb"
-CELL_TIMEOUT, TIMEOUT, JUDGE_TIMEOUT = 8, 90, 10
+CELL_TIMEOUT, TIMEOUT, JUDGE_TIMEOUT = 8, 90, 20  # 03's judging takes about 7 s on an idle machine
 SECRET = "tp-hostile-secret-4f1c"  # in the grader's environment and in another student's notebook
 SITE = Path(np.__file__).resolve().parent.parent  # the site-packages the grader and kernels use
 HOME = Path.home()
@@ -262,6 +262,35 @@ TRICKS = {
 }
 
 
+# Notebook 03, whose self-checks hand the student's code models, loaders and classes: each check
+# is a probe (in the kernel, data only) and a judge (in the grader). The tricks that change how
+# the kernel runs its checks, on a blank 03, must earn nothing there either.
+NAME_03 = "03_pytorch.ipynb"
+HEAD_03 = ("import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+           "from utils import checks\n\ndevice = 'cpu'")
+TRICKS_03 = {name: TRICKS[name] for name in ("exc_handler", "patched_checks", "patched_core", "rewritten_cells")}
+TRICKS_03["forged_probes"] = (  # the probes in the kernel replaced: they answer what a right model would show
+    "import utils.checks as c\n"
+    "def _probe(fn, device, *data):\n"
+    "    sizes = data[0] if isinstance(data[0], list) else [784, 7, 10]\n"
+    "    n = next((len(d) for d in data if isinstance(d, np.ndarray) and d.ndim == 2), 16)\n"
+    "    out = {'kind': 'tensor', 'value': np.zeros((n, sizes[-1]))}\n"
+    "    return {'kind': 'module', 'shapes': [list(p) for p in zip(sizes[:-1], sizes[1:])], 'no_bias': [],\n"
+    "            'n_params': sum(m * n + n for m, n in zip(sizes[:-1], sizes[1:])), 'out': out, **out,\n"
+    "            'result': [2.3, 0.1], 'seen_grad': [False], 'seen_training': [False], 'training_after': True,\n"
+    "            'after': [np.zeros((7, 784)), np.zeros(7), np.zeros((10, 7)), np.zeros(10)], 'wiped': False,\n"
+    "            'served': True, 'moved_x': True, 'moved_y': True}\n"
+    "for n in dir(c):\n"
+    "    if n.startswith('probe_'):\n"
+    "        setattr(c, n, _probe)")
+
+
+def _trimmed_03(nb):
+    out = _trimmed(nb)
+    out.cells[0].source = HEAD_03
+    return out
+
+
 def _submissions(folder: Path) -> dict:
     solved_full = nbformat.read(ROOT / "notebooks" / NAME, as_version=4)
     solved = _trimmed(solved_full)
@@ -286,6 +315,17 @@ def _submissions(folder: Path) -> dict:
     hand_in("a_mistake", mistake)
     for name, code in tricks.items():
         hand_in(f"h_{name}", _with(blank, code, -1 if name in AT_END else 1))
+    full_03 = nbformat.read(ROOT / "notebooks" / NAME_03, as_version=4)
+    solved_03 = _trimmed_03(full_03)
+    blank_03 = _trimmed_03(student.student_notebook(full_03, NAME_03, "owner/name", "student")[0])
+    softmax_out = ("class TwoLayerNet(nn.Module):\n    def __init__(self, D_in, H, D_out):\n        super().__init__()\n"
+                   "        self.linear1 = nn.Linear(D_in, H)\n        self.linear2 = nn.Linear(H, D_out)\n\n"
+                   "    def forward(self, x):\n        return torch.softmax(self.linear2(self.linear1(x).clamp(min=0)), dim=1)")
+    for who, nb in (("b_solved", solved_03), ("b_blank", blank_03),
+                    ("b_mistake", _replace(solved_03, "two_layer_net_solution", softmax_out)),
+                    *((f"h3_{name}", _with(blank_03, code)) for name, code in TRICKS_03.items())):
+        (folder / who).mkdir(parents=True)
+        nbformat.write(nb, folder / who / NAME_03)
     # a student's folder that is a link to another's, and one whose name is not UTF-8
     os.symlink(folder / "a_solved", folder / "h_symlink_folder")
     (folder / "h_link_file").mkdir()
@@ -383,6 +423,21 @@ def test_honest_submissions_keep_their_marks(hostile):
     feedback = (hostile["out"] / "feedback" / "a_mistake" / "01_numpy_one_hidden_layer.md").read_text()
     assert "softmax" in feedback and "axis" in feedback  # the self-check's diagnosis, from the judge
     assert "- **relu** (1/1, *judged*): passed" in feedback
+
+
+def test_notebook_03_is_judged_outside_the_kernel(hostile):
+    """03's checks hand the student's code models and loaders: the probe runs them in the kernel and
+    sends back data, the judge decides in the grader. Solved 4/4, blank 0, one mistake loses its
+    exercise with the self-check's diagnosis, and the kernel tricks on a blank earn nothing."""
+    rows = hostile["rows"]
+    assert _total(rows["b_solved"]) == 4 == float(rows["b_solved"]["max"])
+    assert _total(rows["b_blank"]) == 0
+    assert rows["b_mistake"]["03:two_layer_net"] == "0" and _total(rows["b_mistake"]) == 3
+    feedback = (hostile["out"] / "feedback" / "b_mistake" / "03_pytorch.md").read_text()
+    assert "softmax" in feedback and "*judged*" in feedback
+    for name in TRICKS_03:
+        row = rows[f"h3_{name}"]
+        assert _total(row) == 0, (name, {k: v for k, v in row.items() if v not in ("0", "")})
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))

@@ -18,11 +18,12 @@ of the notebook graded, :data:`ANSWERS`), on a fresh kernel, in quick mode, with
 per cell (an endless loop is interrupted, and killed if it ignores the interrupt) and one per
 notebook. Before it runs, each self-check cell is replaced by the instructor's version, found
 by its nbgrader ``grade_id`` (else by its text): an edited check cannot pass, a deleted one
-scores nothing. The exercises whose check hands the student's functions only data
-(:data:`JUDGED`) are then judged here, in the grader's process: the check runs here and calls
-the student's functions in the kernel over a data-only pipe (tools/probe.py, tools/wire.py),
-on the self-check's inputs and on hidden ones. The others earn their points when their
-self-check cell runs without error in the kernel. Questions are graded by hand. Written to
+scores nothing. The exercises whose check hands the student's functions only data, or is made
+of a probe and a judge (:data:`JUDGED`), are then judged here, in the grader's process: the check
+runs here and calls the student's functions (or the probe, in the kernel, which returns data) over
+a data-only pipe (tools/probe.py, tools/wire.py), on the self-check's inputs and on hidden ones.
+The others earn their points when their self-check cell runs without error in the kernel. Questions
+are graded by hand. Written to
 ``--out`` (default ``build/grades/``), which no submission can reach:
 
     grades.csv                        one row per submission: points per exercise, total, max,
@@ -303,16 +304,20 @@ def grading_course(dest: Path, key: str, root: Path = ROOT) -> Path:
 # --- the judge: exercises whose check calls only functions on data ------------------------------
 
 # These self-checks pass the student's functions nothing but data (arrays, numbers, lists, the
-# check's own helper functions): the grader runs them in its own process, and each call of a
-# student's function crosses to the kernel as data (tools/wire.py). The others, which hand the
-# student's code models, data loaders or classes, are judged by their self-check cell in the
+# check's own helper functions), or come in two halves, a probe that runs in the kernel and returns
+# data and a judge (utils.checks.core.judged_by): the grader runs them in its own process, and each
+# call of a student's function (or probe) crosses to the kernel as data (tools/wire.py). The others,
+# which hand the student's code models or data loaders, are judged by their self-check cell in the
 # kernel, a verdict the submission could forge (docs/instructors.md, "Grade").
 JUDGED = frozenset({
     "check_one_hot", "check_relu", "check_relu_prime", "check_softmax", "check_cross_entropy",
     "check_accuracy", "check_init_params", "check_forward", "check_backward", "check_numerical_gradient",
     "check_gradient_check", "check_evaluate_numpy", "check_sgd_epoch", "check_per_class_accuracy",
     "check_most_confident_mistakes", "check_activations", "check_parameter_count", "check_has_diverged",
-    "check_choose_rate", "check_epoch_flops"})
+    "check_choose_rate", "check_epoch_flops",
+    # checks in two halves (utils.checks.core.judged_by): the probe runs in the kernel and returns
+    # data, the judge decides here; the student's function is the check cell's first argument
+    "check_two_layer_net", "check_train_epoch", "check_evaluate", "check_deep_network"})
 
 
 def judged_call(source: str) -> tuple[str, list[str]] | None:
@@ -331,7 +336,10 @@ def judged_call(source: str) -> tuple[str, list[str]] | None:
             and call.func.attr in JUDGED and not call.keywords
             and all(isinstance(a, ast.Name) for a in call.args)):
         return None
-    return call.func.attr, [a.id for a in call.args]
+    from utils import checks
+
+    names = [a.id for a in call.args]
+    return call.func.attr, names[:1] if hasattr(getattr(checks, call.func.attr), "probe") else names
 
 
 def _rebuilt(err) -> Exception:
@@ -351,17 +359,21 @@ def _rebuilt(err) -> Exception:
     return rebuilt
 
 
-def remote(endpoint, name: str):
-    """A function standing for the student's ``name``: each call runs it in the kernel."""
+def remote(endpoint, name: str, probe: str | None = None):
+    """A function standing for the student's ``name`` (or, given ``probe``, for that probe of
+    utils.checks applied to it, on the CPU): each call runs it in the kernel."""
     import wire
+
+    target = {"name": name} if probe is None else {"name": name, "probe": probe}
 
     def fn(*args, **kwargs):
         try:
-            return endpoint.call({"name": name}, args, kwargs)
+            return endpoint.call(target, args, kwargs)
         except wire.RemoteError as err:
             raise _rebuilt(err) from None
 
-    fn.__name__ = fn.__qualname__ = name
+    # a probe has no name of its own, as in a self-check: an error raised in it is the student's code's
+    fn.__name__ = fn.__qualname__ = name if probe is None else ""
     return fn
 
 
@@ -407,7 +419,10 @@ def judge(endpoint, check_name: str, names: list[str], salt: int) -> str | None:
     for hidden in (0, salt):
         with core.hidden_inputs(hidden), _muted():
             try:
-                fn(*[remote(endpoint, n) for n in names])
+                if hasattr(fn, "probe"):  # the judge here, the probe in the kernel
+                    fn.judge(remote(endpoint, names[0], fn.probe))
+                else:
+                    fn(*[remote(endpoint, n) for n in names])
                 continue
             except core.CheckFailed as err:
                 message = str(err)

@@ -343,6 +343,18 @@ def diagnose(got, expected, mistakes: dict, tol: float = 1e-6) -> str | None:
 # --- small helpers the per-notebook checks share ---------------------------------------
 
 
+def judged_by(judge, probe: str):
+    """Mark a self-check made of two halves: ``probe`` (the name of a function of utils.checks,
+    ``probe(student_fn, device, *data)``) runs the student's code on data and returns data only;
+    ``judge(probe)`` makes the problem and decides. The check runs both in the student's kernel;
+    the grader runs ``judge`` in its own process with the probe called in the kernel."""
+    def mark(check):
+        check.judge, check.probe = judge, probe
+        return check
+    return mark
+
+
+
 def kind_of(value) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
