@@ -138,7 +138,7 @@ CASES = [
      ValueError, "name='cifar': expected one of 'mnist', 'fashion'"),
     ("config.describe", "name='MNIST'", lambda c: config.describe("x", name="MNIST"),
      ValueError, "name='MNIST': expected one of"),
-    ("config.accuracy_floor", "a name, not a Dataset", lambda c: config.accuracy_floor("mnist"),
+    ("data.accuracy_floor", "a name, not a Dataset", lambda c: data.accuracy_floor("mnist"),
      TypeError, "ds must be a utils.data.Dataset"),
     # data
     ("data.load_dataset", "TP_CACHE_DIR=~nosuchuser/x",

@@ -166,16 +166,16 @@ def test_history_records_epochs_and_flags_divergence_with_one_rule():
 
 
 def test_accuracy_floor_fits_the_data_and_the_mode(monkeypatch):
-    from utils.data import Dataset
+    from utils.data import Dataset, accuracy_floor
 
     full = Dataset(np.zeros((60000, 1)), np.zeros(60000), np.zeros((1, 1)), np.zeros(1), "cache")
     sample = Dataset(np.zeros((4000, 1)), np.zeros(4000), np.zeros((1, 1)), np.zeros(1), "sample")
     monkeypatch.setenv("TP_QUICK", "0")
-    assert config.accuracy_floor(full) == 0.975 and config.accuracy_floor(sample) == 0.88
-    assert config.accuracy_floor(full, undertrained=True) == 0.88
+    assert accuracy_floor(full) == 0.975 and accuracy_floor(sample) == 0.88
+    assert accuracy_floor(full, undertrained=True) == 0.88
     monkeypatch.setenv("TP_QUICK", "1")
-    assert config.accuracy_floor(full) == 0.88
-    assert config.accuracy_floor(full, quick_mode=False) == 0.975
+    assert accuracy_floor(full) == 0.88
+    assert accuracy_floor(full, quick_mode=False) == 0.975
 
 
 def test_a_run_of_one_point_is_drawn_with_a_marker():

@@ -5,7 +5,7 @@
 
 - ``config``: settings (quick/full mode, data set, country, paths), read when asked; seeds.
 - ``data``: MNIST / Fashion-MNIST loaders with the embedded sample; one-hot, splits, batches.
-- ``download``: checksum-verified, atomic downloads (used by ``data``).
+- ``download``: checksum-verified, atomic downloads (used by ``data``), and path helpers.
 - ``history``: the record every training loop returns, and the divergence rule.
 - ``results``: a study's results saved under results/, read back while its settings hold.
 - ``reference``: the NumPy network of notebook 01, for any depth (the model answers; the student

@@ -35,6 +35,8 @@ import os
 import random
 from pathlib import Path
 
+from utils.download import file_in_the_way, folder_path
+
 # --- silence noisy libraries (must happen before they are imported) ---------
 # Logging only: nothing here changes how a library computes. TensorFlow keeps its
 # default oneDNN custom operations (TF_ENABLE_ONEDNN_OPTS unset: TensorFlow decides by the
@@ -156,34 +158,6 @@ def country() -> str:
     except ValueError:
         raise ValueError(f"TP_COUNTRY={value!r}: expected an ISO 3166 alpha-3 code such as FRA, DEU "
                          "or USA (three letters).") from None
-
-
-def folder_path(value, what: str, default: Path, otherwise: str = "") -> Path:
-    """``value`` (a str or a path) as a ``Path``, ``~`` expanded; ``what`` names it in the
-    errors, ``otherwise`` says what to do instead ("leave it out to use TP_CACHE_DIR").
-
-    ``TypeError`` for another type, ``ValueError`` when it is empty or names an
-    unknown user (``~nosuchuser/...``)."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a folder (a str or a pathlib.Path); got {value!r} "
-                        f"({type(value).__name__}).")
-    if not str(value).strip():
-        raise ValueError(f"{what} is empty: give a folder (for example {default})"
-                         + (f", or {otherwise}." if otherwise else "."))
-    try:
-        return Path(str(value).strip()).expanduser()
-    except RuntimeError:  # "~nosuchuser": the home folder of an unknown user
-        raise ValueError(f"{what}: cannot expand {str(value).split('/')[0]!r} (no such user); "
-                         f"give the full path (for example {default}).") from None
-
-
-def file_in_the_way(path: Path) -> Path | None:
-    """The file (not a folder) that stands where ``path`` or one of its parent folders
-    should be, or ``None``: the nearest existing one of them is a folder, or none exists."""
-    for candidate in (Path(path), *Path(path).parents):
-        if os.path.exists(candidate):
-            return None if os.path.isdir(candidate) else candidate
-    return None
 
 
 def _dir_setting(name: str, default: Path) -> Path:
@@ -326,32 +300,3 @@ def describe(source: str, name: str | None = None, quick_mode: bool | None = Non
     n = threads()
     return (f"Data: {what} from {source!r}. Mode: {how}. "
             f"CPU threads per library: {n} (TP_THREADS).")
-
-
-#: Test accuracy a trained network must reach, by data set and situation. The
-#: sample (4,000 training digits) and quick mode cannot reach full-MNIST figures.
-#: Fashion-MNIST is harder: one-hidden-layer networks reach 0.87-0.89 there, and
-#: the last epoch of SGD at lambda = 0.1 moves by half a point from one run to the
-#: next (Keras 0.877, NumPy 0.887 for the same network in notebooks 02 and 01).
-ACCURACY_FLOORS = {
-    ("mnist", "small"): 0.88,  # embedded sample, or quick mode
-    ("mnist", "full"): 0.975,  # 60,000 training digits
-    ("fashion", "small"): 0.70,
-    ("fashion", "full"): 0.86,
-}
-
-
-def accuracy_floor(ds, undertrained: bool = False, quick_mode: bool | None = None) -> float:
-    """The floor for data set ``ds`` (a ``utils.data.Dataset``) in the current mode.
-
-    ``undertrained=True`` is for runs whose hyper-parameters are deliberately too
-    short to converge (the PSL lecture's 12 epochs at lambda = 0.01): they must
-    have learned, so they get the small-data floor whatever the data size.
-    ``TypeError`` when ``ds`` is not a Dataset (a data set's name, for instance)."""
-    from utils.data import Dataset  # here: utils.data imports this module
-
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds must be a utils.data.Dataset (the one load_dataset returns); got {ds!r:.60} "
-                        f"({type(ds).__name__}).")
-    small = undertrained or mode(quick_mode) == "quick" or ds.source == "sample" or len(ds.x_train) < 60000
-    return ACCURACY_FLOORS[(ds.name, "small" if small else "full")]

@@ -9,6 +9,9 @@ cannot remove its ``.part`` file. Before each new download of ``dest``, the
 ``.part`` files of that same ``dest`` that nobody has written to for an hour
 (``STALE_AFTER_S``) are deleted; younger ones are left alone, as another
 notebook may be writing them right now.
+
+It also holds the two path helpers that utils.config and utils.data share (``folder_path``,
+``file_in_the_way``): a leaf module, imported by both, importing neither.
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.request import urlopen
-
-from utils.config import file_in_the_way
 
 DOWNLOAD_TIMEOUT_S = 10
 STALE_AFTER_S = 3600
@@ -142,3 +143,34 @@ def download(url: str, dest: str | Path, sha256: str | None, *, check=None,
         except OSError:
             pass  # left for remove_stale to delete later; dest is untouched either way
     return dest
+
+
+# --- paths, shared with utils.config and utils.data ----------------------------------------
+
+
+def folder_path(value, what: str, default: Path, otherwise: str = "") -> Path:
+    """``value`` (a str or a path) as a ``Path``, ``~`` expanded; ``what`` names it in the
+    errors, ``otherwise`` says what to do instead ("leave it out to use TP_CACHE_DIR").
+
+    ``TypeError`` for another type, ``ValueError`` when it is empty or names an
+    unknown user (``~nosuchuser/...``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a folder (a str or a pathlib.Path); got {value!r} "
+                        f"({type(value).__name__}).")
+    if not str(value).strip():
+        raise ValueError(f"{what} is empty: give a folder (for example {default})"
+                         + (f", or {otherwise}." if otherwise else "."))
+    try:
+        return Path(str(value).strip()).expanduser()
+    except RuntimeError:  # "~nosuchuser": the home folder of an unknown user
+        raise ValueError(f"{what}: cannot expand {str(value).split('/')[0]!r} (no such user); "
+                         f"give the full path (for example {default}).") from None
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file (not a folder) that stands where ``path`` or one of its parent folders
+    should be, or ``None``: the nearest existing one of them is a folder, or none exists."""
+    for candidate in (Path(path), *Path(path).parents):
+        if os.path.exists(candidate):
+            return None if os.path.isdir(candidate) else candidate
+    return None
