@@ -706,11 +706,10 @@ def test_fashion_stale_temporary_files_are_removed(tmp_path, fake_fashion, monke
     cache = tmp_path / "fashion-mnist"
     cache.mkdir()
     name = next(iter(fake_fashion))
-    legacy = _aged(cache / (name + ".download"), 2 * download.STALE_AFTER_S)  # left by older versions
     part = _aged(cache / (name + ".k1ll3d.part"), 2 * download.STALE_AFTER_S)
     serve_fashion(monkeypatch, fake_fashion)
     assert data.load_fashion_mnist(cache_dir=tmp_path).source == "download"
-    assert not legacy.exists() and not part.exists()
+    assert not part.exists()
     assert sorted(p.name for p in cache.iterdir()) == sorted(fake_fashion)
 
 

@@ -1,6 +1,6 @@
 """Every sentence true: no measured figure typed into markdown.
 
-The rule (COURSE.md, "Every sentence true"): a measured figure is printed by the code that
+The rule (docs/maintainers.md, "Every sentence true"): a measured figure is printed by the code that
 measured it, never typed into a markdown cell; a conclusion that depends on the run is printed
 from its numbers, or holds in quick and full mode and on both data sets.
 

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
 SETUP_MARK = "google.colab"  # the setup cell is the first code cell that mentions it
-COURSE_DIR = "/content/tp-deep-learning"
 
 # The Colab setup cell of every notebook, folded (a Colab form; hidden in JupyterLab, SETUP_METADATA).
 # setup_cell() fills in @REPOSITORY@ and @BRANCH@. The rest of the set-up is the course's own

@@ -1,6 +1,7 @@
 """MNIST (and Fashion-MNIST) for the course, plus the small data utilities the
 notebooks share: label checks, a stratified split, a seeded mini-batch iterator, and the
-accuracy a trained network must reach on each data set (``accuracy_floor``). Downloading and checksums live in :mod:`utils.download`.
+accuracy a trained network must reach on each data set (``accuracy_floor``). Downloading and
+checksums live in :mod:`utils.download`.
 
 ``load_mnist()`` tries, in order:
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from utils import config
-from utils.download import ChecksumError, download, file_in_the_way, folder_path, remove_stale, verify_sha256
+from utils.download import ChecksumError, download, file_in_the_way, folder_path, verify_sha256
 from utils.history import check_seed
 
 N_CLASSES = 10
@@ -415,8 +416,6 @@ def load_fashion_mnist(cache_dir: str | Path | None = None, allow_download: bool
         if problem:
             problems.append(problem)
         else:
-            # Older versions downloaded to <name>.download: delete those a killed run left.
-            remove_stale(cache.glob("*.download"))
             try:
                 for name, md5, sha in FASHION_FILES.values():
                     _fetch_fashion_file(cache / name, md5, sha)
