@@ -127,6 +127,25 @@ def test_notebooks_are_stored_without_outputs_and_with_clean_metadata(path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
+COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_starts_the_same_way(path):
+    """After the Colab set-up, the first code cell imports utils.config first, with the same words,
+    then seeds, loads the data and says what it got, in that order."""
+    code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    assert "google.colab" in code[0]
+    first = code[1]
+    assert first.startswith("from utils import config  # first: it sets the environment (threads, logging) "
+                            "before the libraries load\n"), first.splitlines()[0]
+    steps = ["SEED = config.seed_everything(0)\n", "ds = load_dataset()\n",
+             "print(config.describe(ds.source))"]
+    assert all(step in first for step in steps), path.name
+    assert [first.index(step) for step in steps] == sorted(first.index(step) for step in steps)
+    assert first.count("import") == first[:first.index(steps[0])].count("import")  # imports come first
+
+
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
