@@ -188,3 +188,25 @@ def test_a_run_of_one_point_is_drawn_with_a_marker():
     lines = {len(line.get_xdata()): line.get_marker()
              for line in fig.axes[0].get_lines() if len(line.get_xdata())}
     assert lines[1] not in (None, "None", "", " ") and lines[40] in (None, "None", "", " ")
+
+
+def test_min_max_error_bars_and_log_ticks():
+    """plots.min_max: the distances from the middle to the range's ends, never negative (a mean of
+    equal values rounds above their max); plots.log_ticks labels several ticks inside one decade."""
+    import matplotlib.pyplot as plt
+
+    mean = (0.1 + 0.1 + 0.1) / 3  # 0.10000000000000002, above the max of three 0.1
+    assert mean > 0.1
+    bars = plots.min_max([0.5, mean], [0.4, 0.1], [0.9, 0.1])
+    np.testing.assert_allclose(bars, [[0.1, mean - 0.1], [0.4, 0.0]])
+    assert bars[1, 1] == 0.0 and (bars >= 0).all()
+    with pytest.raises(ValueError, match="same shape"):
+        plots.min_max([1, 2], [0], [3, 4])
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [0.3, 0.9])
+    ax.set_yscale("log")
+    plots.log_ticks(ax.yaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if 0.3 <= t.get_position()[1] <= 0.9]
+    assert len(labels) >= 3 and all(label and "10^" not in label for label in labels), labels
+    plt.close(fig)

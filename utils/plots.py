@@ -15,7 +15,7 @@ import numbers
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
 from utils.data import N_CLASSES, N_PIXELS, check_labels
 from utils.history import History
@@ -215,6 +215,25 @@ def _legend_on_the_right(fig, ax, handles) -> None:
     fig.tight_layout(rect=(0, 0, width / (width + extra), 1))
     legend.set_bbox_to_anchor((width / (width + extra), 0.5), transform=fig.transFigure)
     legend.set_in_layout(True)  # so that savefig(bbox_inches="tight"), as Jupyter does, keeps it
+
+
+def min_max(mid, low, high) -> np.ndarray:
+    """The ``yerr`` of ``ax.errorbar`` (or ``ax.bar``) for a min-max range around ``mid`` (a mean or a
+    median): the distances down to ``low`` and up to ``high``, shape (2, n), never below 0 (a mean
+    of equal values can exceed their max by 1e-17)."""
+    mid, low, high = (np.asarray(v, dtype=np.float64) for v in (mid, low, high))
+    if not mid.shape == low.shape == high.shape:
+        raise ValueError(f"mid, low and high must have the same shape; got {mid.shape}, {low.shape} and "
+                         f"{high.shape}.")
+    return np.clip(np.stack([mid - low, high - mid]), 0, None)
+
+
+def log_ticks(axis) -> None:
+    """Ticks at 1, 2, 3, 5 and 7 of each decade of a log-scale ``axis`` (``ax.yaxis``), labelled
+    0.5, 1, 2 rather than 5x10^-1: a range of less than a decade still gets several labels."""
+    axis.set_major_locator(LogLocator(subs=(1, 2, 3, 5, 7)))
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
