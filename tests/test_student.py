@@ -120,7 +120,7 @@ def test_the_edition_is_a_complete_tree(edition):
     assert not list(out.parent.glob(".student-*")), "the temporary folder is gone"
     readme = (out / "README.md").read_text()
     for words in ["make lab", "pip install -r requirements.txt", "pip install -e .", "Colab", "self-check",
-                  "Hand in"]:
+                  "Hand in", "TP_NOTEBOOK_01"]:
         assert words in readme, words
     assert "BEGIN SOLUTION" not in readme
 

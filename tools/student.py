@@ -167,6 +167,14 @@ which mode it is using.
 - For one notebook, on Colab too: add a code cell `%env TP_QUICK=1` at the top and run it
   first. Delete that cell and restart the kernel to go back to full mode.
 
+## Notebook 01 first
+
+Notebooks 02, 03 and 07 compare the frameworks with **your** NumPy network: `utils.reference`
+reads the functions you wrote in notebook 01 from your saved notebook (in `notebooks/`, or
+the folder you run in), and says which one is missing if you have not written it yet. On
+Colab, your copy of 01 lives in Drive: mount it first (`from google.colab import drive;
+drive.mount('/content/drive')`), or set `os.environ["TP_NOTEBOOK_01"]` to its path.
+
 ## Check your work
 
 Each exercise is followed by its **self-check** cell: run it after your code. It prints
