@@ -89,7 +89,7 @@ def _visible_softmax_answers() -> dict:
 
 # Tricks that define the exercises' functions go after the exercise cells (which would otherwise
 # define them again); the others first, to change how the kernel runs everything after them.
-AT_END = {"reference", "check_internals", "solved_on_disk", "hard_coded", "liar_values", "huge_answer",
+AT_END = {"reference", "check_internals", "course_wrappers", "solved_on_disk", "hard_coded", "liar_values", "huge_answer",
           "not_data", "leaky_error", "other_students", "handle_escape", "stale_handle", "rng_bytes", "keepalive",
           "blocked_pipe", "read_ahead", "shuffle_memory"}
 
@@ -113,6 +113,21 @@ TRICKS = {
     "check_internals": ("from utils.checks import numpy_net as nn\n"
                         "def sgd_epoch(params, X, y, lr, batch_size, rng):\n"
                         "    params[:] = nn._epoch(params, X, y, lr, [(np.arange(len(X)), np.arange(len(X)))])"),
+    "course_wrappers": ("import torch\n"  # the helpers of the grader's copy that compute an answer
+                        "from utils import plots, train\n"
+                        "from utils.checks import torch_net\n"
+                        "torch.set_default_dtype(torch.float64)\n"
+                        "def sgd_epoch(params, X, y, lr, b, rng):\n"
+                        "    o = rng.permutation(len(X))\n"
+                        "    for p, q in zip(params, torch_net._reference_epoch([q.copy() for q in params], X[o], y[o], b, lr)):\n"
+                        "        p[...] = q.T if q.ndim == 2 else q\n"
+                        "def evaluate(X, y, params):\n"
+                        "    return train._evaluate_torch(torch_net._one_hidden_layer(params), torch.from_numpy(X), torch.from_numpy(y))\n"
+                        "per_class_accuracy = lambda y_true, y_pred, n_classes=10: (lambda c: c.diagonal() / c.sum(1))(plots.confusion_matrix(y_true, y_pred, n_classes))\n"
+                        "def backward(X, Y, params, outputs):\n"
+                        "    m = torch_net._one_hidden_layer(params)\n"
+                        "    torch.nn.functional.cross_entropy(m(torch.from_numpy(X)), torch.from_numpy(Y.argmax(1))).backward()\n"
+                        "    return [p.grad.numpy().T.copy() if p.ndim == 2 else p.grad.numpy().copy() for p in m.parameters()]"),
     "solved_on_disk": ("import glob, json\n"
                        "for path in [p for d in ('/work', '/root', '/home', '/tmp', '/io', '/grader')\n"
                        "             for p in glob.glob(d + '/**/01_*.ipynb', recursive=True)]:\n"
@@ -283,6 +298,28 @@ TRICKS_03["forged_probes"] = (  # the probes in the kernel replaced: they answer
     "for n in dir(c):\n"
     "    if n.startswith('probe_'):\n"
     "        setattr(c, n, _probe)")
+TRICKS_03["probes_from_helpers"] = (  # forged probes that compute the right data with the course's helpers
+    "import utils.checks as c\n"
+    "from utils.checks import torch_net as T, networks as N\n"
+    "def _logits(X, params): return {'kind': 'tensor', 'value': N.layer_values(X, params)['z'][-1]}\n"
+    "c.probe_two_layer_net = lambda fn, dev, sizes, params, X: _logits(X, params)\n"
+    "c.probe_train_epoch = lambda fn, dev, params, X, y, bs, lr: {'after': T._reference_epoch(params, X, y, bs, lr),\n"
+    "    'wiped': False, 'served': True, 'moved_x': True, 'moved_y': True}\n"
+    "def _ev(fn, dev, W, b, X, y):\n"
+    "    p = N.activate('softmax', X.astype(float) @ W + b)\n"
+    "    return {'result': [float(-np.log(p[np.arange(len(y)), y]).mean()), float((p.argmax(1) == y).mean())],\n"
+    "            'requires_grad': False, 'seen_grad': [False], 'seen_training': [False], 'training_after': True}\n"
+    "c.probe_evaluate = _ev\n"
+    "c.probe_deep_network = lambda fn, dev, sizes, params, X: {'kind': 'module', 'no_bias': [],\n"
+    "    'shapes': [[m, n] for m, n in zip(sizes[:-1], sizes[1:])], 'n_params': sum(p.size for p in params),\n"
+    "    'out': _logits(X, params)}")
+TRICKS_03["course_wrappers"] = (  # at the end: one-line wrappers of the grader's copy of the course
+    "from utils import train\n"
+    "from utils.checks import torch_net\n"
+    "evaluate = lambda model, x, y: train._evaluate_torch(model, torch.as_tensor(x), torch.as_tensor(y))\n"
+    "deep_network = lambda sizes: torch_net._one_hidden_layer([a for m, n in zip(sizes[:-1], sizes[1:])\n"
+    "                                                          for a in (np.zeros((m, n), np.float32), np.zeros(n, np.float32))])")
+AT_END_03 = {"course_wrappers"}
 
 
 def _trimmed_03(nb):
@@ -323,7 +360,8 @@ def _submissions(folder: Path) -> dict:
                    "    def forward(self, x):\n        return torch.softmax(self.linear2(self.linear1(x).clamp(min=0)), dim=1)")
     for who, nb in (("b_solved", solved_03), ("b_blank", blank_03),
                     ("b_mistake", _replace(solved_03, "two_layer_net_solution", softmax_out)),
-                    *((f"h3_{name}", _with(blank_03, code)) for name, code in TRICKS_03.items())):
+                    *((f"h3_{name}", _with(blank_03, code, -1 if name in AT_END_03 else 1))
+                      for name, code in TRICKS_03.items())):
         (folder / who).mkdir(parents=True)
         nbformat.write(nb, folder / who / NAME_03)
     # a student's folder that is a link to another's, and one whose name is not UTF-8

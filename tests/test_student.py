@@ -640,10 +640,10 @@ def test_the_editions_reference_runs_the_students_own_functions(loader, tmp_path
 def test_the_editions_reference_says_what_is_missing_and_where_it_looked(loader, tmp_path, monkeypatch):
     with pytest.raises(loader.NotWrittenYet) as missing:
         _ = loader.forward
-    for words in ["`forward` is not written", "no file named", "drive.mount", "TP_NOTEBOOK_01"]:
+    for words in ["`forward` cannot run yet", "no file named", "drive.mount", "TP_NOTEBOOK_01"]:
         assert words in str(missing.value), words
     blank = _notebook_01(tmp_path / "course" / ONE.name, blank=True)
-    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`relu` is not written.*"
+    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`relu` cannot run yet.*"
                        + re.escape(str(blank)) + ".*NotImplementedError"):
         _ = loader.relu
     with pytest.raises(AttributeError):
@@ -659,7 +659,7 @@ def test_the_editions_reference_says_what_is_missing_and_where_it_looked(loader,
     solved = _notebook_01(tmp_path / "mine.ipynb", edit=edit)
     monkeypatch.setenv("TP_NOTEBOOK_01", str(solved))  # the student's own copy comes first
     assert loader.relu(__import__("numpy").array([-1.0, 2.0])).tolist() == [0.0, 2.0]
-    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`softmax` is not written.*syntax error.*"
+    with pytest.raises(loader.NotWrittenYet, match=r"(?s)`softmax` cannot run yet.*syntax error.*"
                        + re.escape(str(blank)) + ".*NotImplementedError"):
         _ = loader.softmax
 
@@ -670,3 +670,32 @@ def test_the_editions_reference_says_what_is_missing_and_where_it_looked(loader,
     os.utime(solved, (1, 1))
     assert loader.relu(__import__("numpy").zeros(2)).tolist() == [7.0, 7.0]
     assert loader.softmax is not None
+
+
+def test_the_editions_reference_reads_01_as_jupyter_runs_it(loader, tmp_path):
+    """A cell with a magic (%%time) is Python to Jupyter; relu may be a lambda; a raise inside an if
+    is the student's own; forward written while relu is not says so, and so does what calls it."""
+    import numpy as np
+
+    def edit(cells):
+        relu = next(c for c in cells if "def relu(" in c.source)
+        relu.source = "%%time\nrelu = lambda z: np.maximum(z, 0)\n"
+        softmax = next(c for c in cells if "def softmax(" in c.source)
+        refusal = '    if z.ndim != 2:\n        raise NotImplementedError("rows only")\n    """'
+        softmax.source = softmax.source.replace('    """', refusal, 1)
+
+    _notebook_01(tmp_path / "work" / ONE.name, edit=edit)
+    assert loader.relu(np.array([-1.0, 3.0])).tolist() == [0.0, 3.0]
+    assert np.allclose(loader.softmax(np.zeros((1, 2))), 0.5)
+
+    def blank_relu(cells):
+        next(c for c in cells if "def relu(" in c.source).source = (
+            "def relu(z):\n    # YOUR CODE HERE\n    raise NotImplementedError('relu: not written yet')\n")
+
+    path = _notebook_01(tmp_path / "work" / ONE.name, edit=blank_relu)
+    os.utime(path, (2, 2))
+    for name, words in (("forward", "it calls relu, which is not written"),
+                        ("evaluate", "it calls forward, which is not written")):
+        with pytest.raises(loader.NotWrittenYet, match=f"(?s)`{name}` cannot run yet.*{words}"):
+            getattr(loader, name)
+    assert loader.softmax is not None  # what does not need relu is there

@@ -16,8 +16,9 @@ Where it looks for notebook 01 (a file whose name holds ``01_numpy_one_hidden_la
 2. on Google Colab, your copies in Drive (``MyDrive/Colab Notebooks/``) once Drive is mounted;
 3. the folder the notebook runs in, then the course's ``notebooks/`` folder.
 
-It takes each function from the first of those notebooks where it is written (saved, and no
-longer raising ``NotImplementedError``), and reads the file again when it changes. If none has
+It takes each function from the first of those notebooks where it is written (saved, no longer
+raising ``NotImplementedError``, and with the functions of 01 it calls written too), the one
+saved last first within a folder, and reads the file again when it changes. If none has
 it, the error says which function is missing and where it looked. Your network has one hidden
 layer, as notebook 01 writes it: ``train`` and ``layer_sizes`` work on ``[W0, b0, W1, b1]``.
 
@@ -65,8 +66,8 @@ def _candidates() -> list[Path]:
     if DRIVE.is_dir():
         for folder in (DRIVE / "Colab Notebooks", DRIVE):
             found += sorted(folder.glob(PATTERN), key=lambda p: -p.stat().st_mtime)
-    for folder in (Path.cwd(), COURSE_NOTEBOOKS):
-        found += sorted(folder.glob(PATTERN))
+    here = [p for folder in (Path.cwd(), COURSE_NOTEBOOKS) for p in folder.glob(PATTERN)]
+    found += sorted(here, key=lambda p: -p.stat().st_mtime)  # the one saved last first
     unique = []
     for path in found:
         if path.resolve() not in [p.resolve() for p in unique]:
@@ -75,8 +76,9 @@ def _candidates() -> list[Path]:
 
 
 def _not_written(node: ast.FunctionDef) -> bool:
-    """Whether the function still raises NotImplementedError in its own body (the edition's blank)."""
-    for statement in ast.walk(node):
+    """Whether the function still raises NotImplementedError as a statement of its body (the
+    edition's blank; a raise inside an ``if``, for a case the function refuses, is the student's)."""
+    for statement in node.body:
         if isinstance(statement, ast.Raise) and statement.exc is not None:
             exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
@@ -84,12 +86,36 @@ def _not_written(node: ast.FunctionDef) -> bool:
     return False
 
 
+def _python(source: str) -> str:
+    """A cell's source as Python: the body of a cell magic (``%%time``), line magics and shell
+    lines (``%matplotlib``, ``!ls``) turned into calls, which are not run here."""
+    if source.lstrip().startswith("%%"):
+        source = source.lstrip().partition("\n")[2]
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return source
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # left to ast.parse, which says what is wrong
+        return source
+
+
+def _missing_calls(fn, usable: dict) -> list:
+    """The functions of notebook 01 that ``fn`` calls and that are not usable in its notebook."""
+    names = set(fn.__code__.co_names)
+    for const in fn.__code__.co_consts:  # inner functions and comprehensions
+        if hasattr(const, "co_names"):
+            names |= set(const.co_names)
+    return sorted(n for n in names & set(FROM_NOTEBOOK_01) if n not in usable)
+
+
 def _read(path: Path) -> tuple[dict, dict]:
     """``({name: function}, {name: why not})`` for the functions written in the notebook ``path``:
     its code cells' imports, constants and ``def`` statements, run in a namespace of their own."""
     try:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as error:
         return {}, {name: f"the file cannot be read as a notebook ({type(error).__name__})"
                     for name in FROM_NOTEBOOK_01}
     namespace = {"np": np, "__name__": "notebook_01"}
@@ -98,7 +124,7 @@ def _read(path: Path) -> tuple[dict, dict]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = _python("".join(source) if isinstance(source, list) else str(source))
         try:
             tree = ast.parse(source)
         except SyntaxError as error:
@@ -112,11 +138,13 @@ def _read(path: Path) -> tuple[dict, dict]:
                 namespace.pop(node.name, None)
                 continue
             keep = isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef))
-            if isinstance(node, ast.Assign):  # a constant such as N_CLASSES = 10
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):  # relu = lambda z: ...
+                keep = True
+            elif isinstance(node, ast.Assign):  # a constant such as N_CLASSES = 10
                 try:
                     ast.literal_eval(node.value)
                     keep = True
-                except ValueError:
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                     keep = False
             if not keep:
                 continue
@@ -126,13 +154,26 @@ def _read(path: Path) -> tuple[dict, dict]:
                 if isinstance(node, ast.FunctionDef):
                     why[node.name] = f"its def fails: {type(error).__name__}: {error}"
                 continue
-            if isinstance(node, ast.FunctionDef):
-                functions[node.name] = namespace[node.name]
-                why.pop(node.name, None)
+            defined = [node.name] if isinstance(node, ast.FunctionDef) else [
+                t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)]
+            for name in defined:
+                if callable(namespace.get(name)):
+                    functions[name] = namespace[name]
+                    why.pop(name, None)
+    usable = {name: functions[name] for name in FROM_NOTEBOOK_01 if name in functions}
+    changed = True
+    while changed:  # forward calls relu: not usable while relu is not (nor what calls forward)
+        changed = False
+        for name, fn in list(usable.items()):
+            missing = _missing_calls(fn, usable) if hasattr(fn, "__code__") else []
+            if missing:
+                why[name] = f"it calls {', '.join(missing)}, which is not written there yet"
+                del usable[name]
+                changed = True
     for name in FROM_NOTEBOOK_01:
-        if name not in functions:
+        if name not in usable:
             why.setdefault(name, "it is not defined there")
-    return {name: functions[name] for name in FROM_NOTEBOOK_01 if name in functions}, why
+    return usable, why
 
 
 def _function(name: str):
@@ -155,7 +196,7 @@ def _function(name: str):
         reasons.append(f"- {path}: {why[name]}")
     where = "\n".join(reasons) or f"- no file named {PATTERN} in {Path.cwd()} or {COURSE_NOTEBOOKS}"
     raise NotWrittenYet(
-        f"This notebook uses your NumPy network of notebook 01, and `{name}` is not written there yet:\n"
+        f"This notebook uses your NumPy network of notebook 01, and `{name}` cannot run yet:\n"
         f"{where}\nWrite it in notebook 01 until its self-check passes, save the notebook, then run this "
         "cell again. On Colab, mount your Drive first (from google.colab import drive; "
         "drive.mount('/content/drive')) so that your saved copy of 01 is found, or set "

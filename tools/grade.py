@@ -246,15 +246,22 @@ def where(nb, index: int) -> str:
 
 # Files of the course that hold the answers of a notebook's exercises graded by the judge: left
 # out of the copy its submissions run against (a whole module, "*", or the functions named).
+# The judge halves of 03's checks (utils.checks.torch_net) run in the grader, not in the kernel:
+# their references go too, and the probes, which stay, build nothing a wrapper could pass off.
+_NETWORK_REFERENCES = ["activate", "he_params", "layer_values", "gradients", "outputs_tuple", "case",
+                       "activation_mistakes"]
 ANSWERS = {
     "01": {"utils/reference.py": "*",  # the edition's: it would run this very submission's functions
            "utils/checks/numpy_net.py": "*",
-           "utils/checks/networks.py": ["activate", "he_params", "layer_values", "gradients",
-                                        "outputs_tuple"],
+           "utils/checks/networks.py": _NETWORK_REFERENCES,
            "utils/checks/architecture.py": ["_reference"],  # leaky ReLU with alpha 0 is ReLU
-           "utils/train.py": ["mlp", "evaluate"]},  # He weights, transposed, are init_params'
+           "utils/checks/torch_net.py": ["_reference_epoch", "_one_hidden_layer"],  # sgd_epoch, forward
+           "utils/plots.py": ["confusion_matrix"],  # its diagonal over its rows is per_class_accuracy
+           "utils/train.py": ["mlp", "evaluate", "_evaluate_torch"]},  # init_params' He weights, evaluate
 
-    "03": {"utils/train.py": ["mlp", "evaluate"]},  # 03's deep_network and evaluate, which 04-07 use
+    "03": {"utils/checks/networks.py": _NETWORK_REFERENCES,
+           "utils/checks/torch_net.py": ["_reference_epoch"],
+           "utils/train.py": ["mlp", "evaluate", "_evaluate_torch"]},  # deep_network and evaluate
     "04": {"utils/checks/architecture.py": ["_reference", "_n_params", "_bracket", "_best_under"]},
     "05": {"utils/checks/learning_rate.py": ["_rule", "_verdicts"]},
     "07": {"utils/measure.py": ["epoch_flops"], "utils/checks/comparison.py": ["_flops", "_flop_mistakes"]},
@@ -573,9 +580,9 @@ def execute(nb, course: Path | None, cell_timeout: int, timeout: int, judged: di
             cmd, env, cwd = sandbox.command(sandbox.check(), course, ROOT, io, argv,
                                             sandbox.environment(python)), None, None
         with open(log, "wb") as out:
-            process = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT,
-                                       preexec_fn=sandbox.limits(2 * timeout + 120, memory_gib))
+            process = subprocess.Popen(sandbox.limited(cmd, 2 * timeout + 120, memory_gib), env=env, cwd=cwd,
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         verdicts = {}
         # past the notebook's limit and the judge's, the sandbox dies whatever the grader is doing
         watchdog = threading.Timer(timeout + 90 + judge_timeout,

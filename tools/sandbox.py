@@ -19,7 +19,6 @@ Ubuntu: ``apt-get install bubblewrap``) and unprivileged user namespaces (the de
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -103,14 +102,20 @@ def environment(python: Path) -> dict:
     return env
 
 
-def limits(cpu_seconds: int, memory_gib: float, processes: int = 512, file_mib: int = 512):
-    """A ``preexec_fn`` setting the sandbox's resource limits (inherited by all it starts)."""
+# Sets the limits, then becomes the command: the limits are inherited by all it starts.
+_LIMITED = ("import os, resource, sys\n"
+            "names = ('RLIMIT_CPU', 'RLIMIT_NPROC', 'RLIMIT_AS', 'RLIMIT_CORE', 'RLIMIT_FSIZE',\n"
+            "         'RLIMIT_NOFILE')\n"
+            "for name, value in zip(names, map(int, sys.argv[1:7])):\n"
+            "    resource.setrlimit(getattr(resource, name), (value, value))\n"
+            "os.execvp(sys.argv[7], sys.argv[7:])\n")
 
-    def apply():
-        os.setsid()
-        for which, value in ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_NPROC, processes),
-                             (resource.RLIMIT_AS, int(memory_gib * 2**30)), (resource.RLIMIT_CORE, 0),
-                             (resource.RLIMIT_FSIZE, file_mib * 2**20), (resource.RLIMIT_NOFILE, 1024)):
-            resource.setrlimit(which, (value, value))
 
-    return apply
+def limited(cmd: list, cpu_seconds: int, memory_gib: float, processes: int = 512,
+            file_mib: int = 512) -> list:
+    """``cmd`` under the sandbox's resource limits (CPU time, processes, memory, file size, open
+    files, no core file): a short Python program sets them, then becomes ``cmd``. Start it with
+    ``start_new_session=True``. Not a ``preexec_fn``: forking with one while another thread of the
+    grader runs NumPy's multithreaded BLAS (a judge) deadlocked in OpenBLAS's fork handler."""
+    values = [cpu_seconds, processes, int(memory_gib * 2**30), 0, file_mib * 2**20, 1024]
+    return [sys.executable, "-I", "-c", _LIMITED, *map(str, values), *map(str, cmd)]

@@ -4,8 +4,10 @@
     checks.check_softmax(softmax)       # prints PASSED, or raises CheckFailed naming the mistake
 
 ``core`` holds what every check uses (``Check``, ``rel_error``); ``networks`` the checks' own
-NumPy network. None of it can stand in for an exercise: no function here has an exercise's
-signature (tests/test_student.py tries every function of the student edition on every check).
+NumPy network. No function here has an exercise's signature, so none passes a check as it is
+(tools/answers.py tries every function of the student edition on every check); a short wrapper
+can, so the grader leaves the references out of the copy a submission runs against
+(tools/grade.py, ANSWERS).
 """
 
 from utils.checks import core

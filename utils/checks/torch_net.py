@@ -1,11 +1,11 @@
 """Self-checks of notebook 03's exercises (PyTorch).
 
-Each check builds its own small problem from :func:`utils.reference.init_params`
-(non-zero biases), runs the student's code on it, compares the result with the
-NumPy reference or with a reference loop run on a copy, and names the common
-mistakes it recognises (a softmax inside ``forward``, a forgotten ``zero_grad``,
-a summed loss, a model left in training mode, ...). Nothing here prints a line of
-the solution.
+Each check is a probe and a judge (``utils.checks.core.judged_by``). The judge makes a small
+problem (the checks' own network, ``utils.checks.networks``, with non-zero biases); the probe
+runs the student's code on it and returns data only (outputs, weights after an epoch, what the
+model saw); the judge compares that with its own results or with a reference loop, and names the
+common mistakes it recognises (a softmax inside ``forward``, a forgotten ``zero_grad``, a summed
+loss, a model left in training mode, ...). Nothing here prints a line of the solution.
 """
 
 from __future__ import annotations
@@ -163,15 +163,17 @@ def check_two_layer_net(TwoLayerNet):
 # --- train_epoch ------------------------------------------------------------------------------
 
 
-def _sequential(params):
-    """Linear, ReLU, ..., Linear holding ``params`` (float32)."""
+def _one_hidden_layer(params):
+    """Linear, ReLU, Linear holding ``[W0, b0, W1, b1]`` (float32): train_epoch's network. One hidden
+    layer only, so that it cannot stand in for deep_network."""
     import torch
 
-    layers = []
-    for W in params[::2]:
-        layers += [torch.nn.Linear(*W.shape), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    _load(_linear_layers(model), params)
+    if len(params) != 4:
+        raise ValueError("train_epoch's problem is a network with one hidden layer")
+    (n_in, n_hidden), n_out = params[0].shape, params[2].shape[1]
+    model = torch.nn.Sequential(torch.nn.Linear(n_in, n_hidden), torch.nn.ReLU(),
+                                torch.nn.Linear(n_hidden, n_out))
+    _load([model[0], model[2]], params)
     return model
 
 
@@ -181,7 +183,7 @@ def _reference_epoch(params, X, y, batch_size, lr, variant: str = "right"):
     import torch
     import torch.nn.functional as F
 
-    model = _sequential(params)
+    model = _one_hidden_layer(params)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     for i in range(0, len(X), batch_size):
         if variant == "first batch only" and i > 0:
@@ -235,7 +237,7 @@ def probe_train_epoch(train_epoch, device, params, X, y, batch_size, lr) -> dict
 
     loader = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(y)), batch_size=batch_size,
                         shuffle=False, collate_fn=collate)
-    model = _sequential(params).to(torch.device(device))
+    model = _one_hidden_layer(params).to(torch.device(device))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     watch = _watch_moves(x_ids, y_ids)
     with watch:
