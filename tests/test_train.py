@@ -236,3 +236,14 @@ def test_fit_rejects_bad_study_settings(small):
         train.fit(model, small, 1, 0.1, time_budget=-1)
     with pytest.raises(ValueError, match="optimizer must be"):
         train.fit(model, small, 1, 0.1, optimizer="sgdd")
+
+
+def test_params_of_reads_back_the_weights_a_model_was_given():
+    """train.params_of is the inverse of torch_from_reference: [W0, b0, ...] in the lecture's shape."""
+    params = ref.init_params(6, 5, 4, 3, seed=2)
+    back = train.params_of(train.torch_from_reference(params))
+    assert [p.shape for p in back] == [p.shape for p in params]
+    for got, given in zip(back, params):
+        np.testing.assert_array_equal(got, given)
+    with pytest.raises(TypeError, match="nn.Linear"):
+        train.params_of("not a model")
